@@ -1,0 +1,57 @@
+"""Load a causal LM and its tokenizer: the embedded default, a local directory or a hub id."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from .config import ExperimentConfig, ModelConfig
+
+DTYPE = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def resolve_device(spec: str = "auto") -> torch.device:
+    """'auto' picks cuda:LOCAL_RANK when a GPU is visible, else the CPU."""
+    if spec == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)) % torch.cuda.device_count())
+        return torch.device("cpu")
+    return torch.device(spec)
+
+
+def model_location(cfg: ExperimentConfig) -> str:
+    """Where the base model is loaded from; builds (or reuses) the embedded model if asked."""
+    if cfg.model.name_or_path == "embedded":
+        from .embedded.build import ensure_embedded
+        return str(ensure_embedded(cfg.embedded, seed=cfg.seed))
+    return cfg.model.name_or_path
+
+
+def load_tokenizer(location: str):
+    """A tokenizer without a pad token is normal: padding is masked, so EOS (or 0) pads."""
+    from transformers import AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(location)
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token if tok.eos_token is not None else tok.convert_ids_to_tokens(0)
+    return tok
+
+
+def load_model(location: str, model_cfg: ModelConfig, device: torch.device | None = None,
+               dtype: str | None = None) -> torch.nn.Module:
+    from transformers import AutoModelForCausalLM
+    kwargs = {"dtype": DTYPE[dtype or model_cfg.dtype]}
+    if model_cfg.gguf_file:
+        kwargs["gguf_file"] = model_cfg.gguf_file
+    model = AutoModelForCausalLM.from_pretrained(location, **kwargs)
+    model.config.use_cache = False
+    return model.to(device or resolve_device(model_cfg.device)).eval()
+
+
+def parameters(model: torch.nn.Module) -> dict[str, torch.nn.Parameter]:
+    """Named parameters with tied weights counted once (the first name wins)."""
+    return dict(model.named_parameters(remove_duplicate=True))
+
+
+def is_local(location: str) -> bool:
+    return Path(location).expanduser().is_dir()

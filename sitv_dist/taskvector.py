@@ -1,0 +1,91 @@
+"""Task vectors T = M_ft − M_base over parameters (tied weights counted once), stored as
+safetensors with metadata, and checked against the model they are applied to."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from .config import ConfigError
+from .modeling import parameters
+
+
+@torch.no_grad()
+def difference(base: torch.nn.Module, finetuned: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """ft − base for every (deduplicated) parameter of the base, computed in float32."""
+    b, f = parameters(base), parameters(finetuned)
+    if set(b) != set(f):
+        missing, extra = sorted(set(b) - set(f)), sorted(set(f) - set(b))
+        raise ConfigError(f"finetuned: parameter names differ from the base (missing {missing[:5]}, "
+                          f"extra {extra[:5]}); both checkpoints must share one architecture")
+    out = {}
+    for name, p in b.items():
+        if p.shape != f[name].shape:
+            raise ConfigError(f"finetuned: {name} has shape {tuple(f[name].shape)}, base {tuple(p.shape)}")
+        out[name] = f[name].detach().float().cpu() - p.detach().float().cpu()
+    return out
+
+
+def content_hash(tensors: dict[str, torch.Tensor]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        h.update(name.encode())
+        h.update(tensors[name].contiguous().view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:32]
+
+
+def save(path: Path, tensors: dict[str, torch.Tensor], base_id: str, finetuned_id: str,
+         dtype: str = "float32") -> dict:
+    """Write T (optionally cast) with metadata: ids, dtype, global and per-tensor norms."""
+    from .modeling import DTYPE
+    tensors = {k: v.to(DTYPE[dtype]).contiguous() for k, v in tensors.items()}
+    norms = {k: float(v.double().norm()) for k, v in tensors.items()}
+    meta = {"format": "sitv-dist/task-vector/1", "base": base_id, "finetuned": finetuned_id, "dtype": dtype,
+            "global_norm": repr(sum(n * n for n in norms.values()) ** 0.5),
+            "tensor_norms": json.dumps(norms), "num_parameters": str(sum(v.numel() for v in tensors.values())),
+            "content_hash": content_hash(tensors)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    save_file(tensors, str(tmp), metadata=meta)
+    tmp.replace(path)
+    return meta
+
+
+def read_metadata(path: Path) -> dict:
+    with safe_open(str(path), framework="pt") as f:
+        return dict(f.metadata() or {})
+
+
+def load(path: Path, model: torch.nn.Module, key: str, device: torch.device,
+         dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+    """Load T for `model`, failing early (naming `key`) if names or shapes do not match."""
+    params = parameters(model)
+    with safe_open(str(path), framework="pt") as f:
+        names = set(f.keys())
+        missing, extra = sorted(set(params) - names), sorted(names - set(params))
+        if missing or extra:
+            raise ConfigError(f"{key}: task vector {path} does not fit the model: missing {missing[:5]}"
+                              f"{' …' if len(missing) > 5 else ''}, unexpected {extra[:5]}"
+                              f"{' …' if len(extra) > 5 else ''}; compute it from this base model")
+        out = {}
+        for name, p in params.items():
+            shape = tuple(f.get_slice(name).get_shape())
+            if shape != tuple(p.shape):
+                raise ConfigError(f"{key}: tensor {name} has shape {shape} but the model's is {tuple(p.shape)}")
+            out[name] = f.get_tensor(name).to(device=device, dtype=dtype)
+    return out
+
+
+def from_checkpoints(base_location: str, finetuned_location: str, out: Path, dtype: str = "float32",
+                     gguf_file: str = "") -> dict:
+    """The `sitv taskvector` command: any two checkpoints (hub ids or local paths) → safetensors."""
+    from .config import ModelConfig
+    from .modeling import load_model
+    cfg = ModelConfig(name_or_path=base_location, gguf_file=gguf_file, dtype="float32", device="cpu")
+    base = load_model(base_location, cfg)
+    ft = load_model(finetuned_location, ModelConfig(name_or_path=finetuned_location, dtype="float32", device="cpu"))
+    return save(out, difference(base, ft), base_location, finetuned_location, dtype)
