@@ -85,7 +85,8 @@ class TaskConfig:
     """Task name. The built-in tasks (sentiment_positive, sentiment_negative, qa_factual,
     instruction_following) have embedded data; any other name needs `train` and `eval`."""
     train: str = "embedded"
-    """Training texts: 'embedded', a local .jsonl/.json/.txt file, or 'hf:DATASET[:CONFIG]:SPLIT'."""
+    """Training texts: 'embedded', a local .jsonl/.json/.txt file, 'hf:DATASET[:CONFIG]:SPLIT', or
+    empty when the task is only evaluated (its task vector comes from sweep.task_vectors)."""
     eval: str = "embedded"
     """Evaluation texts (the task loss), same forms as `train`."""
     text_field: str = "text"
@@ -95,6 +96,8 @@ class TaskConfig:
         _require(self.name, f"{key}.name", "name the task")
         for split in ("train", "eval"):
             source = getattr(self, split)
+            if split == "train" and not source:
+                continue
             if source == "embedded" and self.name not in KNOWN_TASKS:
                 raise ConfigError(f"{key}.{split}: task {self.name!r} has no embedded data "
                                   f"(built-in tasks: {', '.join(KNOWN_TASKS)}); give a file path")
@@ -111,7 +114,7 @@ class EvalConfig:
     """Field holding the category (missing: every text is category 'all')."""
     max_length: int = 128
     """Tokens per text after truncation (each text is tokenized on its own)."""
-    batch_size: int = 32
+    batch_size: int = 16
     """Texts per forward pass (texts are sorted by length, padding is masked out of the loss)."""
     max_texts: int = 0
     """Use only the first N texts of each eval set (0: all)."""
@@ -170,12 +173,14 @@ class RangeConfig:
     """First coefficient."""
     stop: float = 1.5
     """Last coefficient (included)."""
-    num: int = 41
+    num: int = 21
     """Number of evenly spaced coefficients. Choose it so that 0 is on the grid (step = (stop-start)/(num-1))."""
 
     def validate(self, key: str) -> None:
         if self.num < 2:
             raise ConfigError(f"{key}.num: a range needs at least 2 points, got {self.num}")
+        if not all(abs(x) <= 1e30 for x in (self.start, self.stop)):
+            raise ConfigError(f"{key}: coefficients must be finite numbers within ±1e30, got {self.start}..{self.stop}")
         if not self.start < self.stop:
             raise ConfigError(f"{key}: empty or inverted range start={self.start} stop={self.stop}; "
                               "start must be below stop")
@@ -185,7 +190,7 @@ class RangeConfig:
 class GridConfig:
     directions: list[str] = field(default_factory=list)
     """Two or more direction names (task names or keys of sweep.task_vectors)."""
-    range: RangeConfig = field(default_factory=lambda: RangeConfig(-1.5, 1.5, 13))
+    range: RangeConfig = field(default_factory=lambda: RangeConfig(-1.0, 1.5, 11))
     """The coefficient range used on every axis."""
     name: str = ""
     """Sweep name in the outputs (default: grid_<dir1>__<dir2>)."""

@@ -29,9 +29,12 @@ def model_location(cfg: ExperimentConfig) -> str:
 
 
 def load_tokenizer(location: str):
-    """A tokenizer without a pad token is normal: padding is masked, so EOS (or 0) pads."""
     from transformers import AutoTokenizer
-    tok = AutoTokenizer.from_pretrained(location)
+    return with_pad_token(AutoTokenizer.from_pretrained(location))
+
+
+def with_pad_token(tok):
+    """A tokenizer without a pad token is normal: padding is masked, so EOS (or id 0) pads."""
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token if tok.eos_token is not None else tok.convert_ids_to_tokens(0)
     return tok

@@ -1,0 +1,135 @@
+"""The stages of an experiment, each resumable: fine-tune → task vectors → plan → sweep →
+reduce → report. `sitv run` calls them in order; each CLI subcommand calls one."""
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from .config import ConfigError, ExperimentConfig, save_config
+from .io import read_json, write_json
+
+
+def out_dir(cfg: ExperimentConfig) -> Path:
+    path = Path(cfg.out_dir).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@contextmanager
+def timed(out: Path, stage: str):
+    """Add the stage's wall time to OUT/timings.json (accumulates over resumed runs)."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        path = out / "timings.json"
+        timings = read_json(path) if path.is_file() else {}
+        timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - start
+        write_json(path, timings)
+
+
+def base_location(cfg: ExperimentConfig, out: Path) -> str:
+    from .modeling import model_location
+    if cfg.model.name_or_path == "embedded":
+        from .embedded.build import build_key, cache_root
+        cached = (cache_root(cfg.embedded) / f"embedded-{build_key(cfg.embedded, cfg.seed)}" / "config.json").is_file()
+        if not cached:
+            with timed(out, "pretrain"):
+                return model_location(cfg)
+    return model_location(cfg)
+
+
+def tasks_to_finetune(cfg: ExperimentConfig) -> list[str]:
+    """Directions that are configured tasks without an explicit task-vector file."""
+    return [d for d in cfg.direction_names() if d not in cfg.sweep.task_vectors and cfg.task(d)]
+
+
+def finetune_task(cfg: ExperimentConfig, out: Path, name: str, force: bool = False) -> Path:
+    """Fine-tune the base on one task, save the model, its history and its task vector."""
+    import torch
+
+    from . import taskvector
+    from .data import load_texts
+    from .finetune import train
+    from .modeling import load_model, load_tokenizer
+    tv_path = out / "task_vectors" / f"{name}.safetensors"
+    history_path = out / "finetune" / name / "history.json"
+    if tv_path.is_file() and history_path.is_file() and not force:
+        return tv_path
+    location = base_location(cfg, out)
+    index = next(i for i, t in enumerate(cfg.tasks) if t.name == name)
+    task = cfg.tasks[index]
+    if not task.train:
+        raise ConfigError(f"tasks.{index}.train: task {name!r} has no training data; give a file, or give its "
+                          f"task vector in sweep.task_vectors.{name}")
+    texts = load_texts(task.train, key=f"tasks.{index}.train", embedded_name=name, split="train",
+                       text_field=task.text_field)
+    device = torch.device("cpu") if cfg.model.device == "auto" and not torch.cuda.is_available() else None
+    with timed(out, f"finetune:{name}"):
+        tokenizer = load_tokenizer(location)
+        model = load_model(location, cfg.model, device, dtype="float32")
+        history = train(model, tokenizer, texts, cfg.finetune, seed=cfg.seed, desc=f"finetune {name}")
+        history["task"] = name
+        model.save_pretrained(out / "finetune" / name / "model")
+        tokenizer.save_pretrained(out / "finetune" / name / "model")
+        write_json(history_path, history)
+    with timed(out, f"taskvector:{name}"):
+        base = load_model(location, cfg.model, next(model.parameters()).device, dtype="float32")
+        taskvector.save(tv_path, taskvector.difference(base, model), location,
+                        str(out / "finetune" / name / "model"))
+    return tv_path
+
+
+def plan_sweep(cfg: ExperimentConfig, out: Path) -> dict:
+    """Build the plan and write OUT/plan.json; refuses to mix results of another experiment."""
+    from .plan import make_plan
+    from .worker import eval_texts, fingerprint, task_vector_paths
+    location = base_location(cfg, out)
+    fp = fingerprint(cfg, location, task_vector_paths(cfg, out), eval_texts(cfg))
+    path = out / "plan.json"
+    if path.is_file():
+        old = read_json(path)
+        has_points = (out / "points").is_dir() and any((out / "points").iterdir())
+        if old.get("fingerprint") != fp and has_points:
+            raise ConfigError(f"out_dir: {out} holds results of a different experiment (model, task vectors, "
+                              "eval data or batching changed); use a new out_dir or delete its points/ folder")
+    plan = make_plan(cfg, fp)
+    write_json(path, plan, indent=None)
+    return plan
+
+
+def sweep(cfg: ExperimentConfig, out: Path, shards: list[int] | None = None, progress: bool = True) -> dict:
+    from .worker import run_shards
+    plan = plan_sweep(cfg, out)
+    with timed(out, "sweep"):
+        stats = run_shards(cfg, out, plan, shards if shards is not None else list(range(plan["num_shards"])),
+                           progress=progress)
+    print(f"sweep: {stats['evaluated']} evaluated, {stats['skipped']} already done, {stats['failed']} failed "
+          f"({plan['unique_points']} unique points for {plan['requested_evaluations']} requested)", flush=True)
+    return stats
+
+
+def reduce_and_report(out: Path) -> dict:
+    from .reduce import reduce
+    from .report import write_report
+    with timed(out, "reduce"):
+        reduce(out)
+    with timed(out, "report"):
+        return write_report(out)
+
+
+def run(cfg: ExperimentConfig, progress: bool = True) -> Path:
+    """The whole pipeline on one process."""
+    out = out_dir(cfg)
+    save_config(cfg, out / "config.resolved.yaml")
+    base_location(cfg, out)
+    for name in tasks_to_finetune(cfg):
+        finetune_task(cfg, out, name)
+    stats = sweep(cfg, out, progress=progress)
+    if stats["failed"]:
+        raise RuntimeError(f"{stats['failed']} point(s) failed; see {out / 'failures'}; rerun to retry them")
+    reduce_and_report(out)
+    print(f"report: {out / 'report.md'}", flush=True)
+    return out / "report.md"
+

@@ -1,0 +1,124 @@
+"""Merge per-point files into one results file per sweep (schema: docs/layout.md).
+
+Each sweep lists its unique points once, with index lists mapping every curve (line,
+squaring, compositional, grid) onto them, so no point is ever counted twice. A sweep with
+missing points is not written; the missing points are listed instead."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .io import read_json, write_json
+from .plan import Sweep, coef
+from .store import load_plan, read_point
+
+
+class MissingPoints(RuntimeError):
+    def __init__(self, missing: dict[str, list[dict]], written: list[Path]):
+        self.missing, self.written = missing, written
+        lines = []
+        for sweep, points in missing.items():
+            shown = ", ".join(f"{p['id']} {p['coefficients']} (shard {p['shard']})" for p in points[:10])
+            more = f" and {len(points) - 10} more" if len(points) > 10 else ""
+            lines.append(f"sweep {sweep}: {len(points)} point(s) missing: {shown}{more}")
+        super().__init__("incomplete results; rerun the sweep to evaluate them:\n  " + "\n  ".join(lines))
+
+
+def _summary(entry: dict) -> dict:
+    out = {"loss": entry["loss"], "nll_sum": entry["nll_sum"], "tokens": entry["tokens"]}
+    if "categories" in entry:
+        out["categories"] = entry["categories"]
+    return out
+
+
+def sweep_results(plan: dict, sweep: Sweep, records: dict[str, dict], eval_sets: dict) -> dict:
+    """The results dict of one sweep from the point records it needs (all present)."""
+    directions = plan["directions"]
+    cols = [directions.index(d) for d in sweep.directions]
+    by_vector = {tuple(p["coefficients"]): p for p in plan["points"]}
+    zero = [0.0] * len(directions)
+
+    def plan_point(local: tuple[float, ...]) -> dict:
+        vector = list(zero)
+        for c, value in zip(cols, local):
+            vector[c] = coef(value)
+        return by_vector[tuple(vector)]
+
+    order: list[str] = []
+    position: dict[str, int] = {}
+
+    def index_of(local: tuple[float, ...]) -> int:
+        pid = plan_point(local)["id"]
+        if pid not in position:
+            position[pid] = len(order)
+            order.append(pid)
+        return position[pid]
+
+    index: dict = {}
+    for curve, coords in sweep.curves().items():
+        flat = [index_of(c) for c in coords]
+        if curve == "grid":
+            for n in reversed([len(a) for a in sweep.axes[1:]]):
+                flat = [flat[i:i + n] for i in range(0, len(flat), n)]
+        index[curve] = flat
+    base = index_of(tuple(0.0 for _ in cols))
+    points = []
+    for pid in order:
+        record = records[pid]
+        tasks = {name[5:]: _summary(v) for name, v in record["sets"].items() if name.startswith("task:")}
+        points.append({"id": pid, "coefficients": [record["coefficients"][d] for d in sweep.directions],
+                       "general": _summary(record["sets"]["general"]), "tasks": tasks,
+                       "time_s": record["time_s"]})
+    result = {"schema": "sitv-dist/results/1", "sweep": sweep.name, "kind": sweep.kind,
+              "directions": sweep.directions,
+              "task_of": {d: d for d in sweep.directions if f"task:{d}" in plan["eval_sets"]}}
+    if sweep.kind == "line":
+        result["alpha"] = sweep.alpha
+    else:
+        result["axes"] = sweep.axes
+    result.update({"index": index, "base_loss": points[base]["general"]["loss"], "base_point": base,
+                   "eval_sets": {name: {"texts": info["texts"], "tokens": int(sum(info["tokens"])),
+                                        **({"categories": sorted(set(info["categories"]))} if name == "general" else {})}
+                                 for name, info in eval_sets.items()},
+                   "points": points})
+    return result
+
+
+def reduce(out_dir: Path) -> list[Path]:
+    """Write OUT/results/<sweep>.json for every complete sweep; raise MissingPoints otherwise."""
+    out_dir = Path(out_dir)
+    plan = load_plan(out_dir)
+    records, missing_ids = {}, set()
+    for p in plan["points"]:
+        record = read_point(out_dir, p["id"], plan["fingerprint"])
+        if record is None or not all(s in record["sets"] for s in p["sets"]):
+            missing_ids.add(p["id"])
+        else:
+            records[p["id"]] = record
+    eval_sets = read_json(out_dir / "eval_sets.json") if records else {}
+    written, missing = [], {}
+    for spec in plan["sweeps"]:
+        sweep = Sweep(**spec)
+        lost = [p for p in plan["points"] if sweep.name in p["sweeps"] and p["id"] in missing_ids]
+        if lost:
+            missing[sweep.name] = lost
+            continue
+        path = out_dir / "results" / f"{sweep.name}.json"
+        write_json(path, sweep_results(plan, sweep, records, eval_sets))
+        written.append(path)
+    if missing:
+        raise MissingPoints(missing, written)
+    return written
+
+
+def status(out_dir: Path) -> dict:
+    """Done / missing points per shard (and failures recorded by workers)."""
+    out_dir = Path(out_dir)
+    plan = load_plan(out_dir)
+    shards = {s: {"done": 0, "missing": 0, "failed": 0} for s in range(plan["num_shards"])}
+    failures = {f.stem for f in (out_dir / "failures").glob("*.json")} if (out_dir / "failures").is_dir() else set()
+    for p in plan["points"]:
+        record = read_point(out_dir, p["id"], plan["fingerprint"])
+        ok = record is not None and all(s in record["sets"] for s in p["sets"])
+        shards[p["shard"]]["done" if ok else "missing"] += 1
+        shards[p["shard"]]["failed"] += (not ok and p["id"] in failures)
+    return {"points": len(plan["points"]), "done": sum(s["done"] for s in shards.values()), "shards": shards}

@@ -1,0 +1,161 @@
+"""Sweeps from two local checkpoints: exact losses, order/shard invariance, kill and resume."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from sitv_dist import pipeline
+from sitv_dist.cli import main
+from sitv_dist.config import load_config
+from sitv_dist.reduce import MissingPoints, reduce, status
+from sitv_dist.store import done_ids, load_plan, points_dir
+
+
+def make_config(toy, tmp_path, out, **sweep):
+    tv = tmp_path / "T.safetensors"
+    if not tv.exists():
+        assert main(["taskvector", "--base", str(toy["base"]), "--finetuned", str(toy["ft"]), "--out", str(tv)]) == 0
+    cfg = {"out_dir": str(out), "model": {"name_or_path": str(toy["base"])},
+           "tasks": [{"name": "mytask", "train": "", "eval": str(toy["task"])}],
+           "eval": {"general": str(toy["general"]), "max_length": 64, "batch_size": 4},
+           "sweep": {"directions": ["mytask"], "task_vectors": {"mytask": str(tv)},
+                     "alpha": {"start": -1.0, "stop": 1.0, "num": 9}, "grids": [], **sweep}}
+    path = tmp_path / f"{out.name}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def records(out):
+    return {p.stem: json.loads(p.read_text()) for p in points_dir(out).glob("p*.json")}
+
+
+def direct_loss(toy, alpha, jsonl):
+    """Plain transformers: load the two checkpoints, build base + αT, loss text by text."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    base = AutoModelForCausalLM.from_pretrained(toy["base"]).eval()
+    ft = AutoModelForCausalLM.from_pretrained(toy["ft"])
+    tok = AutoTokenizer.from_pretrained(toy["base"])
+    fsd = ft.state_dict()
+    with torch.no_grad():
+        for name, p in base.named_parameters():
+            p.copy_(p + alpha * (fsd[name] - p))
+    total = count = 0.0
+    for line in jsonl.read_text().splitlines():
+        ids = tok(json.loads(line)["text"], truncation=True, max_length=64, return_tensors="pt")["input_ids"]
+        with torch.no_grad():
+            logits = base(input_ids=ids).logits[0, :-1]
+        total += torch.nn.functional.cross_entropy(logits, ids[0, 1:], reduction="sum").item()
+        count += ids.shape[1] - 1
+    return total / count
+
+
+def test_taskvector_and_sweep_from_local_checkpoints_match_plain_transformers(toy, tmp_path):
+    out = tmp_path / "out"
+    assert main(["sweep", "-c", str(make_config(toy, tmp_path, out)), "--no-reduce"]) == 0
+    reduce(out)
+    res = json.loads((out / "results" / "line_mytask.json").read_text())
+    assert res["alpha"] == [-1.0, -0.75, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75, 1.0]
+    base = res["points"][res["base_point"]]
+    assert base["coefficients"] == [0.0] and res["base_loss"] == base["general"]["loss"]
+    for k in (0, 4, 6, 8):
+        point = res["points"][res["index"]["line"][k]]
+        alpha = res["alpha"][k]
+        assert point["coefficients"] == [alpha]
+        assert point["general"]["loss"] == pytest.approx(direct_loss(toy, alpha, toy["general"]), rel=1e-5)
+        assert point["tasks"]["mytask"]["loss"] == pytest.approx(direct_loss(toy, alpha, toy["task"]), rel=1e-5)
+    squaring = res["points"][res["index"]["squaring"][6]]       # 2 * 0.5
+    assert squaring["coefficients"] == [1.0] and squaring is not None
+    assert res["index"]["squaring"][6] == res["index"]["line"][8]  # the same point, evaluated once
+    plan = load_plan(out)
+    assert len(records(out)) == plan["unique_points"] < plan["requested_evaluations"]
+
+
+def test_results_do_not_depend_on_order_or_number_of_shards(toy, tmp_path):
+    one, three = tmp_path / "one", tmp_path / "three"
+    cfg1 = load_config(make_config(toy, tmp_path, one))
+    cfg3 = load_config(make_config(toy, tmp_path, three, num_shards=3))
+    pipeline.sweep(cfg1, one, progress=False)
+    plan3 = pipeline.plan_sweep(cfg3, three)
+    for shard in (2, 0, 1):                                   # another order, another split
+        pipeline.sweep(cfg3, three, [shard], progress=False)
+    assert plan3["num_shards"] == 3
+    a, b = records(one), records(three)
+    assert set(a) == set(b) and len(a) == plan3["unique_points"]
+    for pid in a:
+        for name, entry in a[pid]["sets"].items():
+            assert entry["per_text_nll"] == b[pid]["sets"][name]["per_text_nll"]   # bitwise
+            assert entry["loss"] == b[pid]["sets"][name]["loss"]
+
+
+def test_missing_points_are_listed_and_no_results_written(toy, tmp_path):
+    out = tmp_path / "partial"
+    cfg = load_config(make_config(toy, tmp_path, out, num_shards=2))
+    pipeline.sweep(cfg, out, [0], progress=False)
+    st = status(out)
+    assert st["shards"][0]["missing"] == 0 and st["shards"][1]["done"] == 0
+    with pytest.raises(MissingPoints, match="line_mytask: .* point\\(s\\) missing") as err:
+        reduce(out)
+    assert len(err.value.missing["line_mytask"]) == st["shards"][1]["missing"]
+    assert not (out / "results" / "line_mytask.json").exists()
+
+
+def test_killed_sweep_resumes_without_recomputing(toy, tmp_path):
+    big = tmp_path / "big.jsonl"        # a slower eval set, so the kill lands mid-sweep
+    big.write_text(toy["general"].read_text() * 30)
+    ref, killed = tmp_path / "ref", tmp_path / "killed"
+    sweep = {"alpha": {"start": -2.0, "stop": 2.0, "num": 81}}
+    cfg_ref = load_config(make_config(toy, tmp_path, ref, **sweep), [f"eval.general={big}"])
+    cfg_path = make_config(toy, tmp_path, killed, **sweep)
+    env = dict(os.environ, OMP_NUM_THREADS="1", TQDM_DISABLE="1")
+    proc = subprocess.Popen([sys.executable, "-m", "sitv_dist.cli", "sweep", "-c", str(cfg_path),
+                             "--set", f"eval.general={big}", "--no-reduce"], env=env)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(points_dir(killed).glob("p*.json"))) < 5:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    cfg_killed = load_config(cfg_path, [f"eval.general={big}"])
+    plan = load_plan(killed)
+    before = done_ids(killed, plan)
+    assert 5 <= len(before) < plan["unique_points"], "the kill must land mid-sweep"
+    stats = pipeline.sweep(cfg_killed, killed, progress=False)
+    assert stats["skipped"] == len(before)
+    assert stats["evaluated"] == plan["unique_points"] - len(before)
+    assert not set(stats["evaluated_ids"]) & before          # nothing finished is recomputed
+    pipeline.sweep(cfg_ref, ref, progress=False)
+    a, b = records(ref), records(killed)
+    assert set(a) == set(b)
+    for pid in a:
+        assert a[pid]["sets"]["general"]["per_text_nll"] == b[pid]["sets"]["general"]["per_text_nll"]
+
+
+def test_corrupt_point_file_is_recomputed(toy, tmp_path):
+    out = tmp_path / "corrupt"
+    cfg = load_config(make_config(toy, tmp_path, out))
+    pipeline.sweep(cfg, out, progress=False)
+    victim = sorted(points_dir(out).glob("p*.json"))[3]
+    good = victim.read_text()
+    victim.write_text(good[: len(good) // 2])               # a truncated write
+    stats = pipeline.sweep(cfg, out, progress=False)
+    assert stats["evaluated"] == 1 and stats["evaluated_ids"] == [victim.stem]
+    assert json.loads(victim.read_text())["sets"]["general"]["per_text_nll"] == \
+        json.loads(good)["sets"]["general"]["per_text_nll"]
+
+
+def test_nonfinite_losses_are_recorded_and_do_not_stop_the_sweep(toy, tmp_path):
+    out = tmp_path / "huge"
+    cfg = load_config(make_config(toy, tmp_path, out, alpha={"start": -1e6, "stop": 1e6, "num": 3},
+                                  squaring=False, compositional=False), ["model.dtype=float16"])
+    stats = pipeline.sweep(cfg, out, progress=False)
+    assert stats["failed"] == 0 and stats["evaluated"] == 3
+    reduce(out)
+    res = json.loads((out / "results" / "line_mytask.json").read_text())
+    losses = [res["points"][i]["general"]["loss"] for i in res["index"]["line"]]
+    assert losses[0] is None and losses[2] is None and np.isfinite(losses[1])
