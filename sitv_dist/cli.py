@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shard", type=int, help="evaluate only this shard")
     p.add_argument("--num-shards", type=int, help="override sweep.num_shards")
     p.add_argument("--no-reduce", action="store_true", help="do not reduce and report when complete")
+    p.add_argument("--launcher", choices=["local", "slurm"], help="override sweep.launcher")
+    p.add_argument("--workers", type=int, help="local launcher: worker processes (overrides sweep.workers)")
+    p.add_argument("--wait", action="store_true", help="slurm: block until the array job ends, then reduce")
     for name, text in (("reduce", "merge point files into results/<sweep>.json"),
                        ("report", "write analysis.json, plots and report.md"),
                        ("status", "done / missing points per shard")):
@@ -66,8 +69,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command in ("reduce", "report", "status"):
         return _out_dir_command(args)
     overrides = list(args.set)
-    if getattr(args, "num_shards", None):
-        overrides.append(f"sweep.num_shards={args.num_shards}")
+    for flag, key in (("num_shards", "sweep.num_shards"), ("launcher", "sweep.launcher"), ("workers", "sweep.workers")):
+        if getattr(args, flag, None):
+            overrides.append(f"{key}={getattr(args, flag)}")
     cfg = load_config(args.config, overrides)
     out = pipeline.out_dir(cfg)
     if args.command == "run":
@@ -81,10 +85,17 @@ def _dispatch(args: argparse.Namespace) -> int:
                 raise ConfigError(f"--task: {name!r} is not a configured task")
             print(f"wrote {pipeline.finetune_task(cfg, out, name, force=args.force)}")
         return 0
-    stats = pipeline.sweep(cfg, out, None if args.shard is None else [args.shard])
-    if stats["failed"]:
+    from .distributed.where import from_env
+    place = from_env()
+    if place.launcher == "torchrun":
+        from .distributed.torchrun import sweep_rank
+        stats = sweep_rank(cfg, out, place, reduce_at_end=not args.no_reduce)
+        return 1 if stats["failed"] else 0
+    stats = pipeline.sweep(cfg, out, None if args.shard is None else [args.shard],
+                           wait=args.wait or cfg.sweep.launcher != "slurm")
+    if stats["failed"] or (stats["missing"] and args.shard is None):
         return 1
-    if not args.no_reduce and args.shard is None:
+    if not args.no_reduce and args.shard is None and stats["complete"]:
         pipeline.reduce_and_report(out)
         print(f"report: {out / 'report.md'}")
     return 0

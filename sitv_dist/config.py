@@ -225,9 +225,20 @@ class SweepConfig:
     """Shards the planned points are split into (one per worker)."""
     apply_dtype: str = "float32"
     """Precision of the resident base and task vectors used to write base + Σ cᵢTᵢ."""
+    launcher: str = "local"
+    """Who runs the shards: 'local' (this process, or `workers` processes) or 'slurm' (a
+    submitit array job). Under torchrun every rank is a worker, whatever this says."""
+    workers: int = 1
+    """Local launcher: worker processes, each with its own model copy."""
+    threads_per_worker: int = 0
+    """Torch CPU threads per worker process (0: torch's default; torchrun sets 1)."""
 
     def validate(self, key: str) -> None:
         self.alpha.validate(f"{key}.alpha")
+        _choice(self.launcher, ("local", "slurm"), f"{key}.launcher")
+        _positive(self.workers, f"{key}.workers")
+        if self.threads_per_worker < 0:
+            raise ConfigError(f"{key}.threads_per_worker: must be >= 0, got {self.threads_per_worker}")
         _choice(self.derived_sets, ("general", "all"), f"{key}.derived_sets")
         _choice(self.apply_dtype, DTYPES, f"{key}.apply_dtype")
         _positive(self.num_shards, f"{key}.num_shards")
@@ -238,6 +249,45 @@ class SweepConfig:
         for name, path in self.task_vectors.items():
             if not Path(path).expanduser().is_file():
                 raise ConfigError(f"{key}.task_vectors.{name}: file {path!r} does not exist")
+
+
+@dataclass
+class SlurmConfig:
+    partition: str = ""
+    """Partition (empty: the cluster's default)."""
+    account: str = ""
+    """Account to charge (empty: none)."""
+    qos: str = ""
+    """Quality of service (empty: none)."""
+    time_min: int = 60
+    """Time limit of one array task in minutes; before it runs out the task is checkpointed and requeued."""
+    tasks: int = 0
+    """Array tasks (0: one per shard). Each takes many points, so start-up (~5 s) is amortised."""
+    array_parallelism: int = 0
+    """At most this many array tasks run at once (the %K of --array; 0: no limit)."""
+    cpus_per_task: int = 1
+    """CPUs per rank; also the torch thread count of the worker."""
+    gpus_per_task: int = 0
+    """GPUs per array task."""
+    ranks_per_task: int = 1
+    """Worker processes per array task (one per GPU when gpus_per_task > 1)."""
+    mem_gb: float = 0.0
+    """Memory per array task in GB (0: do not ask)."""
+    max_requeues: int = 3
+    """How often a preempted or timed-out task is requeued before it gives up."""
+    extra_sbatch: dict[str, str] = field(default_factory=dict)
+    """More sbatch options, e.g. {constraint: a100, exclusive: ""}."""
+    setup: list[str] = field(default_factory=list)
+    """Shell lines run before each task, e.g. 'module load cuda' or 'source venv/bin/activate'."""
+    poll_s: float = 5.0
+    """Seconds between status polls while waiting (--wait)."""
+
+    def validate(self, key: str) -> None:
+        for name in ("time_min", "cpus_per_task", "ranks_per_task", "poll_s"):
+            _positive(getattr(self, name), f"{key}.{name}")
+        for name in ("tasks", "array_parallelism", "gpus_per_task", "mem_gb", "max_requeues"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{key}.{name}: must be >= 0, got {getattr(self, name)}")
 
 
 @dataclass
@@ -260,6 +310,8 @@ class ExperimentConfig:
     """Evaluation data and batching."""
     sweep: SweepConfig = field(default_factory=SweepConfig)
     """What to sweep."""
+    slurm: SlurmConfig = field(default_factory=SlurmConfig)
+    """Slurm settings for sweep.launcher = slurm (submitit array jobs)."""
 
     def validate(self) -> "ExperimentConfig":
         _require(self.out_dir, "out_dir", "give an output directory")
@@ -273,6 +325,7 @@ class ExperimentConfig:
         self.finetune.validate("finetune")
         self.eval.validate("eval")
         self.sweep.validate("sweep")
+        self.slurm.validate("slurm")
         known = set(names) | set(self.sweep.task_vectors)
         wanted = [("sweep.directions", d) for d in self.sweep.directions]
         wanted += [(f"sweep.grids.{i}.directions", d) for i, g in enumerate(self.sweep.grids) for d in g.directions]

@@ -99,14 +99,46 @@ def plan_sweep(cfg: ExperimentConfig, out: Path) -> dict:
     return plan
 
 
-def sweep(cfg: ExperimentConfig, out: Path, shards: list[int] | None = None, progress: bool = True) -> dict:
+def sweep(cfg: ExperimentConfig, out: Path, shards: list[int] | None = None, progress: bool = True,
+          wait: bool = True) -> dict:
+    """Plan, then evaluate the missing points of `shards` (default: all) with the configured
+    launcher. Counts come from the disk, so they mean the same for every launcher."""
+    from .store import done_ids, evaluation_counts
     from .worker import run_shards
     plan = plan_sweep(cfg, out)
+    shards = list(range(plan["num_shards"])) if shards is None else shards
+    targeted = [p for p in plan["points"] if p["shard"] in shards]
+    done_before = done_ids(out, plan)
+    logged_before = sum(evaluation_counts(out).values())
+    stats = {"submitted": [], "failed": 0}
     with timed(out, "sweep"):
-        stats = run_shards(cfg, out, plan, shards if shards is not None else list(range(plan["num_shards"])),
-                           progress=progress)
-    print(f"sweep: {stats['evaluated']} evaluated, {stats['skipped']} already done, {stats['failed']} failed "
-          f"({plan['unique_points']} unique points for {plan['requested_evaluations']} requested)", flush=True)
+        if cfg.sweep.launcher == "slurm":
+            from .distributed import slurm
+            jobs = slurm.submit(cfg, out, plan)
+            stats["submitted"] = [j.job_id for j in jobs]
+            print(f"submitted {len(jobs)} Slurm array task(s): {', '.join(stats['submitted']) or 'none needed'}",
+                  flush=True)
+            if jobs and not wait:
+                return stats | {"complete": False, "evaluated": 0, "skipped": len(done_before), "missing": None}
+            if jobs:
+                stats["failed"] = len(slurm.wait(jobs, out, plan, cfg.slurm.poll_s, progress)["failed"])
+        elif cfg.sweep.workers > 1:
+            from .distributed.local import run_processes
+            result = run_processes(cfg, out, plan, cfg.sweep.workers, cfg.sweep.threads_per_worker or 1, progress)
+            stats["failed"] = len(result["failed_workers"])
+        else:
+            if cfg.sweep.threads_per_worker:
+                import torch
+                torch.set_num_threads(cfg.sweep.threads_per_worker)
+            stats["failed"] = run_shards(cfg, out, plan, shards, progress=progress)["failed"]
+    done_after = done_ids(out, plan)
+    stats.update(evaluated=sum(evaluation_counts(out).values()) - logged_before,
+                 skipped=sum(p["id"] in done_before for p in targeted),
+                 missing=sum(p["id"] not in done_after for p in targeted),
+                 complete=len(done_after) == plan["unique_points"])
+    print(f"sweep: {stats['evaluated']} evaluated, {stats['skipped']} already done, {stats['missing']} missing, "
+          f"{stats['failed']} failed ({plan['unique_points']} unique points for "
+          f"{plan['requested_evaluations']} requested)", flush=True)
     return stats
 
 
@@ -127,8 +159,9 @@ def run(cfg: ExperimentConfig, progress: bool = True) -> Path:
     for name in tasks_to_finetune(cfg):
         finetune_task(cfg, out, name)
     stats = sweep(cfg, out, progress=progress)
-    if stats["failed"]:
-        raise RuntimeError(f"{stats['failed']} point(s) failed; see {out / 'failures'}; rerun to retry them")
+    if not stats["complete"]:
+        raise RuntimeError(f"{stats['missing']} point(s) missing ({stats['failed']} failures; see {out / 'failures'} "
+                           f"and `sitv status {out}`); rerun to evaluate only those")
     reduce_and_report(out)
     print(f"report: {out / 'report.md'}", flush=True)
     return out / "report.md"

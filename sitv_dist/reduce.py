@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .io import read_json, write_json
 from .plan import Sweep, coef
-from .store import load_plan, read_point
+from .store import evaluation_counts, load_plan, read_point
 
 
 class MissingPoints(RuntimeError):
@@ -121,4 +121,7 @@ def status(out_dir: Path) -> dict:
         ok = record is not None and all(s in record["sets"] for s in p["sets"])
         shards[p["shard"]]["done" if ok else "missing"] += 1
         shards[p["shard"]]["failed"] += (not ok and p["id"] in failures)
-    return {"points": len(plan["points"]), "done": sum(s["done"] for s in shards.values()), "shards": shards}
+    counts = evaluation_counts(out_dir)
+    return {"points": len(plan["points"]), "done": sum(s["done"] for s in shards.values()),
+            "evaluations": sum(counts.values()), "recomputed": sum(c - 1 for c in counts.values() if c > 1),
+            "shards": shards}

@@ -5,6 +5,10 @@ counts as missing and is recomputed."""
 from __future__ import annotations
 
 import json
+import os
+import socket
+import time
+from collections import Counter
 from pathlib import Path
 
 from .io import read_json, write_json
@@ -20,6 +24,27 @@ def point_path(out_dir: Path, pid: str) -> Path:
 
 def write_point(out_dir: Path, record: dict) -> None:
     write_json(point_path(out_dir, record["id"]), record, indent=None)
+
+
+def log_evaluation(out_dir: Path, pid: str, shard: int) -> None:
+    """Append one line per evaluation to OUT/logs/evaluations.tsv (an audit trail: a point
+    that appears twice was recomputed). O_APPEND keeps concurrent workers' lines whole."""
+    path = Path(out_dir) / "logs" / "evaluations.tsv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = f"{pid}\t{shard}\t{socket.gethostname()}:{os.getpid()}\t{time.time():.3f}\n"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
+def evaluation_counts(out_dir: Path) -> Counter:
+    """How often each point id was evaluated, from the audit trail."""
+    path = Path(out_dir) / "logs" / "evaluations.tsv"
+    if not path.is_file():
+        return Counter()
+    return Counter(line.split("\t", 1)[0] for line in path.read_text().splitlines() if line)
 
 
 def read_point(out_dir: Path, pid: str, fingerprint: str) -> dict | None:

@@ -20,7 +20,7 @@ from .data import Text, load_texts
 from .evaluation import build_eval_set, per_text_nll, summarize
 from .io import finite_or_none, write_json
 from .modeling import DTYPE, load_model, load_tokenizer, model_location, resolve_device
-from .store import done_ids, write_point
+from .store import done_ids, log_evaluation, write_point
 
 
 def eval_texts(cfg: ExperimentConfig) -> dict[str, list[Text]]:
@@ -135,6 +135,7 @@ def run_shards(cfg: ExperimentConfig, out_dir: Path, plan: dict, shards: list[in
             stats["failed"] += 1
             continue
         write_point(out_dir, record)
+        log_evaluation(out_dir, point["id"], point["shard"])
         (out_dir / "failures" / f"{point['id']}.json").unlink(missing_ok=True)
         stats["evaluated"] += 1
         stats["evaluated_ids"].append(point["id"])

@@ -15,7 +15,7 @@ from sitv_dist import pipeline
 from sitv_dist.cli import main
 from sitv_dist.config import load_config
 from sitv_dist.reduce import MissingPoints, reduce, status
-from sitv_dist.store import done_ids, load_plan, points_dir
+from sitv_dist.store import done_ids, evaluation_counts, load_plan, points_dir
 
 
 def make_config(toy, tmp_path, out, **sweep):
@@ -125,10 +125,13 @@ def test_killed_sweep_resumes_without_recomputing(toy, tmp_path):
     plan = load_plan(killed)
     before = done_ids(killed, plan)
     assert 5 <= len(before) < plan["unique_points"], "the kill must land mid-sweep"
+    logged_before = evaluation_counts(killed)
     stats = pipeline.sweep(cfg_killed, killed, progress=False)
-    assert stats["skipped"] == len(before)
+    assert stats["skipped"] == len(before) and stats["complete"]
     assert stats["evaluated"] == plan["unique_points"] - len(before)
-    assert not set(stats["evaluated_ids"]) & before          # nothing finished is recomputed
+    rerun = evaluation_counts(killed) - logged_before
+    assert not set(rerun) & before                           # nothing finished is recomputed
+    assert max(evaluation_counts(killed).values()) == 1
     pipeline.sweep(cfg_ref, ref, progress=False)
     a, b = records(ref), records(killed)
     assert set(a) == set(b)
@@ -143,8 +146,9 @@ def test_corrupt_point_file_is_recomputed(toy, tmp_path):
     victim = sorted(points_dir(out).glob("p*.json"))[3]
     good = victim.read_text()
     victim.write_text(good[: len(good) // 2])               # a truncated write
+    logged = evaluation_counts(out)
     stats = pipeline.sweep(cfg, out, progress=False)
-    assert stats["evaluated"] == 1 and stats["evaluated_ids"] == [victim.stem]
+    assert stats["evaluated"] == 1 and list(evaluation_counts(out) - logged) == [victim.stem]
     assert json.loads(victim.read_text())["sets"]["general"]["per_text_nll"] == \
         json.loads(good)["sets"]["general"]["per_text_nll"]
 
@@ -154,7 +158,7 @@ def test_nonfinite_losses_are_recorded_and_do_not_stop_the_sweep(toy, tmp_path):
     cfg = load_config(make_config(toy, tmp_path, out, alpha={"start": -1e6, "stop": 1e6, "num": 3},
                                   squaring=False, compositional=False), ["model.dtype=float16"])
     stats = pipeline.sweep(cfg, out, progress=False)
-    assert stats["failed"] == 0 and stats["evaluated"] == 3
+    assert stats["failed"] == 0 and stats["evaluated"] == 3 and stats["complete"]
     reduce(out)
     res = json.loads((out / "results" / "line_mytask.json").read_text())
     losses = [res["points"][i]["general"]["loss"] for i in res["index"]["line"]]
