@@ -77,9 +77,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         pipeline.run(cfg)
         return 0
-    from .config import save_config
-    save_config(cfg, out / "config.resolved.yaml")
     if args.command == "finetune":
+        from .config import save_config
+        save_config(cfg, out / "config.resolved.yaml")
         for name in args.task or pipeline.tasks_to_finetune(cfg):
             if cfg.task(name) is None:
                 raise ConfigError(f"--task: {name!r} is not a configured task")

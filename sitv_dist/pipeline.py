@@ -81,8 +81,9 @@ def finetune_task(cfg: ExperimentConfig, out: Path, name: str, force: bool = Fal
     return tv_path
 
 
-def plan_sweep(cfg: ExperimentConfig, out: Path) -> dict:
-    """Build the plan and write OUT/plan.json; refuses to mix results of another experiment."""
+def plan_sweep(cfg: ExperimentConfig, out: Path, min_shards: int = 1) -> dict:
+    """Build the plan and write OUT/plan.json; refuses to mix results of another experiment.
+    There are at least as many shards as workers (`min_shards`, and slurm.tasks for Slurm)."""
     from .plan import make_plan
     from .worker import eval_texts, fingerprint, task_vector_paths
     location = base_location(cfg, out)
@@ -94,7 +95,10 @@ def plan_sweep(cfg: ExperimentConfig, out: Path) -> dict:
         if old.get("fingerprint") != fp and has_points:
             raise ConfigError(f"out_dir: {out} holds results of a different experiment (model, task vectors, "
                               "eval data or batching changed); use a new out_dir or delete its points/ folder")
-    plan = make_plan(cfg, fp)
+    if cfg.sweep.launcher == "slurm":
+        min_shards = max(min_shards, cfg.slurm.tasks)
+    plan = make_plan(cfg, fp, min_shards)
+    save_config(cfg, out / "config.resolved.yaml")      # what Slurm tasks and reports read
     write_json(path, plan, indent=None)
     return plan
 
@@ -121,7 +125,10 @@ def sweep(cfg: ExperimentConfig, out: Path, shards: list[int] | None = None, pro
             if jobs and not wait:
                 return stats | {"complete": False, "evaluated": 0, "skipped": len(done_before), "missing": None}
             if jobs:
-                stats["failed"] = len(slurm.wait(jobs, out, plan, cfg.slurm.poll_s, progress)["failed"])
+                ended = slurm.wait(jobs, out, plan, cfg.slurm.poll_s, progress)
+                stats["failed"] = len(ended["failed"])
+                for job_id, error in ended["failed"].items():
+                    print(f"Slurm task {job_id} failed: {error}", flush=True)
         elif cfg.sweep.workers > 1:
             from .distributed.local import run_processes
             result = run_processes(cfg, out, plan, cfg.sweep.workers, cfg.sweep.threads_per_worker or 1, progress)

@@ -70,8 +70,9 @@ def eval_set_names(cfg: ExperimentConfig) -> list[str]:
     return ["general"] + [f"task:{t.name}" for t in cfg.tasks]
 
 
-def make_plan(cfg: ExperimentConfig, fingerprint: str) -> dict:
-    """Unique points with the eval sets each needs, assigned round-robin to shards."""
+def make_plan(cfg: ExperimentConfig, fingerprint: str, min_shards: int = 1) -> dict:
+    """Unique points with the eval sets each needs, assigned round-robin to at least
+    `min_shards` shards (one per worker of the launch)."""
     directions = cfg.direction_names()
     all_sets = eval_set_names(cfg)
     derived_sets = all_sets if cfg.sweep.derived_sets == "all" else ["general"]
@@ -97,7 +98,7 @@ def make_plan(cfg: ExperimentConfig, fingerprint: str) -> dict:
                 requested += 1
         need(zero, all_sets, sweep.name)      # the base loss is the all-zero point, always
     ordered = sorted(points)
-    n = cfg.sweep.num_shards
+    n = max(cfg.sweep.num_shards, min_shards)
     return {
         "schema": "sitv-dist/plan/1",
         "fingerprint": fingerprint,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 torch.set_num_threads(1)   # bitwise comparisons across processes assume one thread count
 
@@ -57,8 +58,56 @@ def toy(tmp_path_factory) -> dict:
             p.add_(0.05 * torch.randn_like(p))
     base.save_pretrained(root / "ft")
     tok.save_pretrained(root / "ft")
+    torch.manual_seed(2)
+    with torch.no_grad():
+        for p in base.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    base.save_pretrained(root / "ft2")
     cats = ["wikitext", "coding", "common_knowledge", "mixed_domain", "mixed_domain",
             "common_knowledge", "mixed_domain", "coding", "common_knowledge", "wikitext"]
     general = write_jsonl(root / "general.jsonl", [{"text": s, "category": c} for s, c in zip(SENTENCES, cats)])
     task = write_jsonl(root / "task.jsonl", [{"text": s} for s in SENTENCES[3:7]])
-    return {"root": root, "base": root / "base", "ft": root / "ft", "general": general, "task": task}
+    return {"root": root, "base": root / "base", "ft": root / "ft", "ft2": root / "ft2", "general": general,
+            "task": task}
+
+
+def make_config(toy, tmp_path, out, grid_num=0, **sweep):
+    """A sweep config over the toy checkpoints: direction 'mytask' (ft − base) with a task
+    eval set, and with grid_num > 0 a grid_num × grid_num grid over 'mytask' and 'other'."""
+    from sitv_dist.cli import main
+    vectors = {"mytask": tmp_path / "T.safetensors", "other": tmp_path / "T2.safetensors"}
+    for name, ft in (("mytask", toy["ft"]), ("other", toy["ft2"])):
+        if not vectors[name].exists():
+            assert main(["taskvector", "--base", str(toy["base"]), "--finetuned", str(ft),
+                         "--out", str(vectors[name])]) == 0
+    grids = [{"directions": ["mytask", "other"], "range": {"start": -2.0, "stop": 2.0, "num": grid_num}}] if grid_num else []
+    cfg = {"out_dir": str(out), "model": {"name_or_path": str(toy["base"])},
+           "tasks": [{"name": "mytask", "train": "", "eval": str(toy["task"])}],
+           "eval": {"general": str(toy["general"]), "max_length": 64, "batch_size": 4},
+           "sweep": {"directions": ["mytask"], "task_vectors": {k: str(v) for k, v in vectors.items()},
+                     "alpha": {"start": -1.0, "stop": 1.0, "num": 9}, "grids": grids, **sweep}}
+    path = tmp_path / f"{out.name}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def records(out):
+    return {p.stem: json.loads(p.read_text()) for p in (out / "points").glob("p*.json")}
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    """A real single-node Slurm, started by the project's script (and stopped after the
+    tests if this session started it). Needs root; CI runs as root."""
+    import subprocess
+    root = Path(__file__).resolve().parents[1]
+    script = root / "slurm" / "local-cluster.sh"
+    running = subprocess.run(["bash", str(script), "status"], capture_output=True).returncode == 0
+    out = subprocess.run(["bash", str(script), "start"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    for line in out.stdout.splitlines():
+        key, _, value = line.removeprefix("export ").partition("=")
+        os.environ[key] = value.replace('"$PATH"', os.environ["PATH"]).strip('"')
+    yield
+    if not running:
+        subprocess.run(["bash", str(script), "stop"], capture_output=True, timeout=120)

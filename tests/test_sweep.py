@@ -9,31 +9,13 @@ import time
 import numpy as np
 import pytest
 import torch
-import yaml
 
+from conftest import make_config, records
 from sitv_dist import pipeline
 from sitv_dist.cli import main
 from sitv_dist.config import load_config
 from sitv_dist.reduce import MissingPoints, reduce, status
 from sitv_dist.store import done_ids, evaluation_counts, load_plan, points_dir
-
-
-def make_config(toy, tmp_path, out, **sweep):
-    tv = tmp_path / "T.safetensors"
-    if not tv.exists():
-        assert main(["taskvector", "--base", str(toy["base"]), "--finetuned", str(toy["ft"]), "--out", str(tv)]) == 0
-    cfg = {"out_dir": str(out), "model": {"name_or_path": str(toy["base"])},
-           "tasks": [{"name": "mytask", "train": "", "eval": str(toy["task"])}],
-           "eval": {"general": str(toy["general"]), "max_length": 64, "batch_size": 4},
-           "sweep": {"directions": ["mytask"], "task_vectors": {"mytask": str(tv)},
-                     "alpha": {"start": -1.0, "stop": 1.0, "num": 9}, "grids": [], **sweep}}
-    path = tmp_path / f"{out.name}.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return path
-
-
-def records(out):
-    return {p.stem: json.loads(p.read_text()) for p in points_dir(out).glob("p*.json")}
 
 
 def direct_loss(toy, alpha, jsonl):

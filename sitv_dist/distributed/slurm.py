@@ -18,8 +18,6 @@ from ..config import ExperimentConfig
 from ..io import write_json
 from .where import owned_shards, split_among_tasks
 
-FINAL_OK = "COMPLETED"
-
 
 class SweepTask(submitit.helpers.Checkpointable):
     """What one array task runs. Its state is just the output directory: on requeue it
@@ -46,9 +44,9 @@ class SweepTask(submitit.helpers.Checkpointable):
 
 def executor_for(cfg: ExperimentConfig, folder: Path) -> submitit.AutoExecutor:
     s = cfg.slurm
-    executor = submitit.AutoExecutor(folder=folder, cluster="slurm")
+    executor = submitit.AutoExecutor(folder=folder, cluster="slurm", slurm_max_num_timeout=s.max_requeues)
     params = {"timeout_min": s.time_min, "cpus_per_task": s.cpus_per_task, "tasks_per_node": s.ranks_per_task,
-              "nodes": 1, "name": f"sitv-{cfg.name}", "slurm_max_num_timeout": s.max_requeues,
+              "nodes": 1, "name": f"sitv-{cfg.name}",
               "slurm_setup": list(s.setup) + [f"export OMP_NUM_THREADS={s.cpus_per_task}"]}
     optional = {"slurm_partition": s.partition, "slurm_account": s.account, "slurm_qos": s.qos,
                 "gpus_per_node": s.gpus_per_task, "mem_gb": s.mem_gb,
@@ -94,10 +92,10 @@ def wait(jobs: list[submitit.Job], out: Path, plan: dict, poll_s: float, progres
             if all(finished):
                 break
             time.sleep(poll_s)
-    states = {job.job_id: job.get_info(mode="force").get("State", job.state) for job in jobs}
-    failed = {jid: state for jid, state in states.items() if not str(state).startswith(FINAL_OK)}
-    errors = {}
-    for job in jobs:
-        if job.job_id in failed:
-            errors[job.job_id] = (job.stderr() or "")[-2000:]
-    return {"states": states, "failed": failed, "errors": errors}
+    results, failed = {}, {}
+    for job in jobs:            # a finished task's result (or its error) is on disk
+        try:
+            results[job.job_id] = job.result()
+        except Exception as exc:  # noqa: BLE001 — report every failed task, not just the first
+            failed[job.job_id] = f"{job.state}: {exc}"[-3000:]
+    return {"results": results, "failed": failed}

@@ -26,9 +26,8 @@ def sweep_rank(cfg: ExperimentConfig, out: Path, place: Place, reduce_at_end: bo
     # A long sweep keeps early finishers waiting at the final barrier: allow for it.
     dist.init_process_group("nccl" if use_cuda else "gloo", timeout=datetime.timedelta(hours=72))
     try:
-        cfg.sweep.num_shards = max(cfg.sweep.num_shards, place.world)
         if place.rank == 0:
-            pipeline.plan_sweep(cfg, out)        # builds the embedded base if needed, writes plan.json
+            pipeline.plan_sweep(cfg, out, place.world)   # builds the embedded base if needed, writes plan.json
         dist.barrier()
         plan = load_plan(out)
         device = torch.device("cuda", torch.cuda.current_device()) if use_cuda else torch.device("cpu")
