@@ -79,6 +79,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "finetune":
         from .config import save_config
+        pipeline.preflight(cfg)
         save_config(cfg, out / "config.resolved.yaml")
         for name in args.task or pipeline.tasks_to_finetune(cfg):
             if cfg.task(name) is None:

@@ -60,9 +60,6 @@ def finetune_task(cfg: ExperimentConfig, out: Path, name: str, force: bool = Fal
     location = base_location(cfg, out)
     index = next(i for i, t in enumerate(cfg.tasks) if t.name == name)
     task = cfg.tasks[index]
-    if not task.train:
-        raise ConfigError(f"tasks.{index}.train: task {name!r} has no training data; give a file, or give its "
-                          f"task vector in sweep.task_vectors.{name}")
     texts = load_texts(task.train, key=f"tasks.{index}.train", embedded_name=name, split="train",
                        text_field=task.text_field)
     device = torch.device("cpu") if cfg.model.device == "auto" and not torch.cuda.is_available() else None
@@ -81,11 +78,34 @@ def finetune_task(cfg: ExperimentConfig, out: Path, name: str, force: bool = Fal
     return tv_path
 
 
+def preflight(cfg: ExperimentConfig) -> None:
+    """Cheap checks of everything a long run will need, before any model loads or trains:
+    every text set loads and is non-empty, and explicit task vectors fit the model."""
+    from . import taskvector
+    from .data import load_texts
+    from .worker import eval_texts
+    eval_texts(cfg)
+    for name in tasks_to_finetune(cfg):
+        index = next(i for i, t in enumerate(cfg.tasks) if t.name == name)
+        task = cfg.tasks[index]
+        if not task.train:
+            raise ConfigError(f"tasks.{index}.train: task {name!r} has no training data; give a file, or give "
+                              f"its task vector in sweep.task_vectors.{name}")
+        load_texts(task.train, key=f"tasks.{index}.train", embedded_name=name, split="train",
+                   text_field=task.text_field)
+    if cfg.model.name_or_path != "embedded":
+        for name in cfg.direction_names():
+            if name in cfg.sweep.task_vectors:
+                taskvector.check_fits(Path(cfg.sweep.task_vectors[name]).expanduser(), cfg.model.name_or_path,
+                                      f"sweep.task_vectors.{name}", cfg.model.gguf_file)
+
+
 def plan_sweep(cfg: ExperimentConfig, out: Path, min_shards: int = 1) -> dict:
     """Build the plan and write OUT/plan.json; refuses to mix results of another experiment.
     There are at least as many shards as workers (`min_shards`, and slurm.tasks for Slurm)."""
     from .plan import make_plan
     from .worker import eval_texts, fingerprint, task_vector_paths
+    preflight(cfg)
     location = base_location(cfg, out)
     fp = fingerprint(cfg, location, task_vector_paths(cfg, out), eval_texts(cfg))
     path = out / "plan.json"
@@ -160,6 +180,7 @@ def reduce_and_report(out: Path) -> dict:
 
 def run(cfg: ExperimentConfig, progress: bool = True) -> Path:
     """The whole pipeline on one process."""
+    preflight(cfg)
     out = out_dir(cfg)
     save_config(cfg, out / "config.resolved.yaml")
     base_location(cfg, out)

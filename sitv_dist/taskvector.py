@@ -60,24 +60,44 @@ def read_metadata(path: Path) -> dict:
         return dict(f.metadata() or {})
 
 
+def _check_fits(path: Path, names_shapes: dict[str, tuple], expected: dict[str, tuple], key: str) -> None:
+    missing, extra = sorted(set(expected) - set(names_shapes)), sorted(set(names_shapes) - set(expected))
+    if missing or extra:
+        raise ConfigError(f"{key}: task vector {path} does not fit the model: missing {missing[:5]}"
+                          f"{' …' if len(missing) > 5 else ''}, unexpected {extra[:5]}"
+                          f"{' …' if len(extra) > 5 else ''}; compute it from this base model")
+    for name, shape in expected.items():
+        if names_shapes[name] != shape:
+            raise ConfigError(f"{key}: tensor {name} has shape {names_shapes[name]} but the model's is {shape}")
+
+
+def file_shapes(path: Path) -> dict[str, tuple]:
+    """Names and shapes stored in a safetensors file, read from its header only."""
+    with safe_open(str(path), framework="pt") as f:
+        return {name: tuple(f.get_slice(name).get_shape()) for name in f.keys()}
+
+
+def model_shapes(location: str, gguf_file: str = "") -> dict[str, tuple]:
+    """Parameter names and shapes of a model, from its config alone (meta device, no weights)."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+    config = AutoConfig.from_pretrained(location, **({"gguf_file": gguf_file} if gguf_file else {}))
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config)
+    return {n: tuple(p.shape) for n, p in parameters(model).items()}
+
+
+def check_fits(path: Path, location: str, key: str, gguf_file: str = "") -> None:
+    """Fail before any weights load if T's names or shapes do not match the model."""
+    _check_fits(path, file_shapes(path), model_shapes(location, gguf_file), key)
+
+
 def load(path: Path, model: torch.nn.Module, key: str, device: torch.device,
          dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
-    """Load T for `model`, failing early (naming `key`) if names or shapes do not match."""
+    """Load T for `model`, failing (naming `key`) if names or shapes do not match."""
     params = parameters(model)
+    _check_fits(path, file_shapes(path), {n: tuple(p.shape) for n, p in params.items()}, key)
     with safe_open(str(path), framework="pt") as f:
-        names = set(f.keys())
-        missing, extra = sorted(set(params) - names), sorted(names - set(params))
-        if missing or extra:
-            raise ConfigError(f"{key}: task vector {path} does not fit the model: missing {missing[:5]}"
-                              f"{' …' if len(missing) > 5 else ''}, unexpected {extra[:5]}"
-                              f"{' …' if len(extra) > 5 else ''}; compute it from this base model")
-        out = {}
-        for name, p in params.items():
-            shape = tuple(f.get_slice(name).get_shape())
-            if shape != tuple(p.shape):
-                raise ConfigError(f"{key}: tensor {name} has shape {shape} but the model's is {tuple(p.shape)}")
-            out[name] = f.get_tensor(name).to(device=device, dtype=dtype)
-    return out
+        return {name: f.get_tensor(name).to(device=device, dtype=dtype) for name in params}
 
 
 def from_checkpoints(base_location: str, finetuned_location: str, out: Path, dtype: str = "float32",

@@ -124,3 +124,18 @@ def test_preempted_task_is_requeued_and_resumes(toy, tmp_path, slurm_cluster):
     assert len(set(shard0)) >= 2           # several processes: before and after the requeue
     print(f"\npreemption: requeued {restarts}x, shard 0 evaluated by {len(set(shard0))} processes, "
           f"points recomputed {recomputed}")
+
+
+def test_several_ranks_per_array_task_split_its_shards(toy, tmp_path, slurm_cluster):
+    out = tmp_path / "ranks"
+    cfg_path = make_config(toy, tmp_path, out)
+    assert main(["sweep", "-c", str(cfg_path), "--wait", "--set", "sweep.launcher=slurm", "--set", "slurm.tasks=2",
+                 "--set", "slurm.ranks_per_task=2", "--set", "sweep.num_shards=4", "--set", "slurm.poll_s=1"]) == 0
+    assert submission(out)[0]["shards"] == [[0, 2], [1, 3]]
+    who = {}
+    for line in (out / "logs" / "evaluations.tsv").read_text().splitlines():
+        _, shard, proc, _ = line.split("\t")
+        who.setdefault(int(shard), set()).add(proc)
+    assert all(len(procs) == 1 for procs in who.values())
+    assert len(set().union(*who.values())) == 4            # 2 tasks x 2 ranks, one shard each
+    assert set(evaluation_counts(out).values()) == {1}

@@ -145,3 +145,21 @@ def test_nonfinite_losses_are_recorded_and_do_not_stop_the_sweep(toy, tmp_path):
     res = json.loads((out / "results" / "line_mytask.json").read_text())
     losses = [res["points"][i]["general"]["loss"] for i in res["index"]["line"]]
     assert losses[0] is None and losses[2] is None and np.isfinite(losses[1])
+
+
+def test_bad_task_vector_or_empty_eval_fails_before_any_model_loads(toy, tmp_path, capsys):
+    from safetensors.torch import save_file
+    out = tmp_path / "bad"
+    cfg_path = make_config(toy, tmp_path, out)
+    wrong = tmp_path / "wrong.safetensors"
+    save_file({"model.embed_tokens.weight": torch.zeros(7, 3)}, str(wrong))
+    rc = main(["sweep", "-c", str(cfg_path), "--set", f"sweep.task_vectors.mytask={wrong}"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "sweep.task_vectors.mytask: task vector" in err and "does not fit the model" in err
+    assert not (out / "plan.json").exists() and not (out / "points").exists()
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    rc = main(["run", "--set", f"out_dir={tmp_path / 'run'}", "--set", f"tasks.0.eval={empty}"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "tasks.0.eval:" in err and "holds no texts" in err
+    assert not (tmp_path / "run" / "finetune").exists()

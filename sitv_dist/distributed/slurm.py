@@ -95,7 +95,7 @@ def wait(jobs: list[submitit.Job], out: Path, plan: dict, poll_s: float, progres
     results, failed = {}, {}
     for job in jobs:            # a finished task's result (or its error) is on disk
         try:
-            results[job.job_id] = job.result()
+            results[job.job_id] = job.results()       # one entry per rank of the task
         except Exception as exc:  # noqa: BLE001 — report every failed task, not just the first
             failed[job.job_id] = f"{job.state}: {exc}"[-3000:]
     return {"results": results, "failed": failed}
