@@ -37,6 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--launcher", choices=["local", "slurm"], help="override sweep.launcher")
     p.add_argument("--workers", type=int, help="local launcher: worker processes (overrides sweep.workers)")
     p.add_argument("--wait", action="store_true", help="slurm: block until the array job ends, then reduce")
+    p = sub.add_parser("refine", help="refinement rounds on a finished sweep (crossings and minima of every line)")
+    _config_args(p)
+    p.add_argument("--rounds", type=int, help="override sweep.refine_rounds")
+    p.add_argument("--tol", type=float, help="override sweep.refine_tol")
     for name, text in (("reduce", "merge point files into results/<sweep>.json"),
                        ("report", "write analysis.json, plots and report.md"),
                        ("status", "done / missing points per shard")):
@@ -76,6 +80,13 @@ def _dispatch(args: argparse.Namespace) -> int:
     out = pipeline.out_dir(cfg)
     if args.command == "run":
         pipeline.run(cfg)
+        return 0
+    if args.command == "refine":
+        added = pipeline.refine(cfg, out, args.rounds if args.rounds is not None else cfg.sweep.refine_rounds,
+                                args.tol or cfg.sweep.refine_tol)
+        print(f"refine: {sum(added)} point(s) added in {len(added)} round(s)")
+        pipeline.reduce_and_report(out)
+        print(f"report: {out / 'report.md'}")
         return 0
     if args.command == "finetune":
         from .config import save_config

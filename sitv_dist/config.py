@@ -225,6 +225,11 @@ class SweepConfig:
     """Shards the planned points are split into (one per worker)."""
     apply_dtype: str = "float32"
     """Precision of the resident base and task vectors used to write base + Σ cᵢTᵢ."""
+    refine_rounds: int = 3
+    """Refinement rounds after the sweep: points added inside each sign-change bracket of
+    L(c) − L(0) and around each interior minimum (general and task loss) of every line."""
+    refine_tol: float = 1e-3
+    """Refinement stops when a bracket is narrower than this (in units of the coefficient)."""
     launcher: str = "local"
     """Who runs the shards: 'local' (this process, or `workers` processes) or 'slurm' (a
     submitit array job). Under torchrun every rank is a worker, whatever this says."""
@@ -237,6 +242,9 @@ class SweepConfig:
         self.alpha.validate(f"{key}.alpha")
         _choice(self.launcher, ("local", "slurm"), f"{key}.launcher")
         _positive(self.workers, f"{key}.workers")
+        _positive(self.refine_tol, f"{key}.refine_tol")
+        if self.refine_rounds < 0:
+            raise ConfigError(f"{key}.refine_rounds: must be >= 0, got {self.refine_rounds}")
         if self.threads_per_worker < 0:
             raise ConfigError(f"{key}.threads_per_worker: must be >= 0, got {self.threads_per_worker}")
         _choice(self.derived_sets, ("general", "all"), f"{key}.derived_sets")

@@ -118,24 +118,42 @@ def plan_sweep(cfg: ExperimentConfig, out: Path, min_shards: int = 1) -> dict:
     if cfg.sweep.launcher == "slurm":
         min_shards = max(min_shards, cfg.slurm.tasks)
     plan = make_plan(cfg, fp, min_shards)
+    if path.is_file() and old.get("fingerprint") == fp:
+        keep_refinements(plan, old)
     save_config(cfg, out / "config.resolved.yaml")      # what Slurm tasks and reports read
     write_json(path, plan, indent=None)
     return plan
 
 
+def keep_refinements(plan: dict, old: dict) -> None:
+    """Points added by earlier refinement rounds stay in the plan (same experiment)."""
+    ids = {p["id"] for p in plan["points"]}
+    for p in old["points"]:
+        if p.get("round") and p["id"] not in ids and set(p["sweeps"]) <= {s["name"] for s in plan["sweeps"]}:
+            plan["points"].append(dict(p, shard=len(plan["points"]) % plan["num_shards"]))
+            ids.add(p["id"])
+    plan["refined_points"] = sum(bool(p.get("round")) for p in plan["points"])
+
+
 def sweep(cfg: ExperimentConfig, out: Path, shards: list[int] | None = None, progress: bool = True,
           wait: bool = True) -> dict:
     """Plan, then evaluate the missing points of `shards` (default: all) with the configured
-    launcher. Counts come from the disk, so they mean the same for every launcher."""
+    launcher."""
+    return execute(cfg, out, plan_sweep(cfg, out), shards, progress, wait)
+
+
+def execute(cfg: ExperimentConfig, out: Path, plan: dict, shards: list[int] | None = None, progress: bool = True,
+            wait: bool = True, stage: str = "sweep") -> dict:
+    """Evaluate the missing points of a plan with the configured launcher. Counts come from
+    the disk, so they mean the same for every launcher."""
     from .store import done_ids, evaluation_counts
     from .worker import run_shards
-    plan = plan_sweep(cfg, out)
     shards = list(range(plan["num_shards"])) if shards is None else shards
     targeted = [p for p in plan["points"] if p["shard"] in shards]
     done_before = done_ids(out, plan)
     logged_before = sum(evaluation_counts(out).values())
     stats = {"submitted": [], "failed": 0}
-    with timed(out, "sweep"):
+    with timed(out, stage):
         if cfg.sweep.launcher == "slurm":
             from .distributed import slurm
             jobs = slurm.submit(cfg, out, plan)
@@ -162,11 +180,31 @@ def sweep(cfg: ExperimentConfig, out: Path, shards: list[int] | None = None, pro
     stats.update(evaluated=sum(evaluation_counts(out).values()) - logged_before,
                  skipped=sum(p["id"] in done_before for p in targeted),
                  missing=sum(p["id"] not in done_after for p in targeted),
-                 complete=len(done_after) == plan["unique_points"])
+                 complete=len(done_after) == len(plan["points"]))
     print(f"sweep: {stats['evaluated']} evaluated, {stats['skipped']} already done, {stats['missing']} missing, "
-          f"{stats['failed']} failed ({plan['unique_points']} unique points for "
+          f"{stats['failed']} failed ({len(plan['points'])} points, {plan['unique_points']} planned for "
           f"{plan['requested_evaluations']} requested)", flush=True)
     return stats
+
+
+def refine(cfg: ExperimentConfig, out: Path, rounds: int, tol: float, progress: bool = True) -> list[int]:
+    """Refinement rounds (see refine.py) on a complete sweep; returns the points added per round."""
+    from .refine import add_round, propose
+    from .store import load_plan
+    task_of = {d: d for d in cfg.direction_names() if cfg.task(d)}
+    added = []
+    for round_no in range(1, rounds + 1):
+        plan = load_plan(out)
+        proposals = propose(plan, out, tol, task_of)
+        if not proposals:
+            break
+        added.append(add_round(plan, proposals, max([p.get("round", 0) for p in plan["points"]]) + 1))
+        write_json(out / "plan.json", plan, indent=None)
+        stats = execute(cfg, out, plan, progress=progress, stage="refine")
+        if not stats["complete"]:
+            raise RuntimeError(f"refinement round {round_no}: {stats['missing']} point(s) missing; rerun to finish")
+        print(f"refine: round {round_no} added {added[-1]} point(s)", flush=True)
+    return added
 
 
 def reduce_and_report(out: Path) -> dict:
@@ -190,6 +228,8 @@ def run(cfg: ExperimentConfig, progress: bool = True) -> Path:
     if not stats["complete"]:
         raise RuntimeError(f"{stats['missing']} point(s) missing ({stats['failed']} failures; see {out / 'failures'} "
                            f"and `sitv status {out}`); rerun to evaluate only those")
+    if cfg.sweep.refine_rounds:
+        refine(cfg, out, cfg.sweep.refine_rounds, cfg.sweep.refine_tol, progress)
     reduce_and_report(out)
     print(f"report: {out / 'report.md'}", flush=True)
     return out / "report.md"

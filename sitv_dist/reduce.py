@@ -61,13 +61,20 @@ def sweep_results(plan: dict, sweep: Sweep, records: dict[str, dict], eval_sets:
                 flat = [flat[i:i + n] for i in range(0, len(flat), n)]
         index[curve] = flat
     base = index_of(tuple(0.0 for _ in cols))
+    if sweep.kind == "line":
+        # every evaluated point on this line samples the same function of the coefficient
+        on_line = [p for p in plan["points"] if sweep.name in p["sweeps"]]
+        index["refined"] = [index_of((p["coefficients"][cols[0]],)) for p in on_line if p.get("round")]
+        index["all"] = sorted({index_of((p["coefficients"][cols[0]],)) for p in on_line},
+                              key=lambda i: records[order[i]]["coefficients"][sweep.directions[0]])
+    rounds = {p["id"]: (p.get("round", 0), p.get("origin", "planned")) for p in plan["points"]}
     points = []
     for pid in order:
         record = records[pid]
         tasks = {name[5:]: _summary(v) for name, v in record["sets"].items() if name.startswith("task:")}
         points.append({"id": pid, "coefficients": [record["coefficients"][d] for d in sweep.directions],
                        "general": _summary(record["sets"]["general"]), "tasks": tasks,
-                       "time_s": record["time_s"]})
+                       "time_s": record["time_s"], "round": rounds[pid][0], "origin": rounds[pid][1]})
     result = {"schema": "sitv-dist/results/1", "sweep": sweep.name, "kind": sweep.kind,
               "directions": sweep.directions,
               "task_of": {d: d for d in sweep.directions if f"task:{d}" in plan["eval_sets"]}}

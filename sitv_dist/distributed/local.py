@@ -35,7 +35,7 @@ def run_processes(cfg: ExperimentConfig, out: Path, plan: dict, workers: int, th
         proc.start()
         procs.append(proc)
     points = out / "points"
-    total = plan["unique_points"]
+    total = len(plan["points"])
     with tqdm(total=total, desc=f"sweep ({workers} workers)", disable=not progress, unit="pt") as bar:
         while any(p.is_alive() for p in procs):
             bar.n = min(total, sum(1 for _ in points.glob("p*.json"))) if points.is_dir() else 0

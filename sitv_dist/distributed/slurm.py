@@ -83,7 +83,7 @@ def wait(jobs: list[submitit.Job], out: Path, plan: dict, poll_s: float, progres
     """Block until every job has ended (bounded by Slurm's own view of the jobs: the sacct
     answer marks a job that vanished as failed), with a progress bar over the points."""
     points = out / "points"
-    total = plan["unique_points"]
+    total = len(plan["points"])
     with tqdm(total=total, desc=f"slurm ({len(jobs)} tasks)", disable=not progress, unit="pt") as bar:
         while True:
             finished = [job.done(force_check=True) for job in jobs]
