@@ -68,3 +68,24 @@ def test_refinement_rounds_on_the_toy_model(toy, tmp_path):
     assert len(refined) == sum(added) and all(p["round"] >= 1 and p["origin"] != "planned" for p in refined)
     coeffs = [res["points"][i]["coefficients"][0] for i in res["index"]["all"]]
     assert coeffs == sorted(coeffs) and len(coeffs) == len(set(coeffs))
+
+
+def test_refined_summary_reports_brackets_from_all_points_on_the_line(toy, tmp_path):
+    from sitv_dist.reduce import reduce
+    from sitv_dist.refine import refined_summary
+    out = tmp_path / "summary"
+    cfg = load_config(make_config(toy, tmp_path, out, alpha={"start": -3.0, "stop": 3.0, "num": 7}))
+    pipeline.sweep(cfg, out, progress=False)
+    pipeline.refine(cfg, out, 4, 0.01, progress=False)
+    reduce(out)
+    res = json.loads((out / "results" / "line_mytask.json").read_text())
+    summary = refined_summary(res)
+    assert summary["samples"] == len(res["index"]["all"]) and summary["refined"] == len(res["index"]["refined"])
+    xs = [res["points"][i]["coefficients"][0] for i in res["index"]["all"]]
+    ys = [res["points"][i]["general"]["loss"] for i in res["index"]["all"]]
+    assert summary["minima"] or summary["crossings"]
+    for m in summary["minima"]:
+        k = xs.index(m["x"])
+        assert ys[k] == m["loss"] and ys[k] < ys[k - 1] and ys[k] <= ys[k + 1]
+    for c in summary["crossings"]:
+        assert c["bracket"][0] < c["x"] < c["bracket"][1] and c["width"] == c["bracket"][1] - c["bracket"][0]
