@@ -39,13 +39,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wait", action="store_true", help="slurm: block until the array job ends, then reduce")
     p = sub.add_parser("refine", help="refinement rounds on a finished sweep (crossings and minima of every line)")
     _config_args(p)
-    p.add_argument("--rounds", type=int, help="override sweep.refine_rounds")
+    p.add_argument("--rounds", type=int, help="refinement rounds in all, earlier ones included (overrides sweep.refine_rounds)")
     p.add_argument("--tol", type=float, help="override sweep.refine_tol")
     for name, text in (("reduce", "merge point files into results/<sweep>.json"),
                        ("report", "write analysis.json, plots and report.md"),
                        ("status", "done / missing points per shard")):
         p = sub.add_parser(name, help=text)
         p.add_argument("out_dir", help="the experiment's output directory")
+        if name == "report":
+            p.add_argument("--bootstrap", type=int, default=1000,
+                           help="bootstrap replicates over eval texts for the intervals (0: none)")
+    p = sub.add_parser("compare", help="compare the line sweeps of several experiments (tables, intervals, plots)")
+    p.add_argument("out_dirs", nargs="+", metavar="OUT", help="the experiments' output directories")
+    p.add_argument("--out", required=True, metavar="DEST", help="where compare.md, compare.json and plots/ go")
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates over eval texts (0: none)")
+    p.add_argument("--level", type=float, default=0.95, help="confidence level of the intervals")
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
     sub.add_parser("config-reference", help="print every config key with its default and meaning")
     return parser
 
@@ -72,6 +81,17 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command in ("reduce", "report", "status"):
         return _out_dir_command(args)
+    if args.command == "compare":
+        from .compare import compare
+        if not 0 < args.level < 1 or args.bootstrap < 0:
+            raise ConfigError(f"--level must be in (0, 1) and --bootstrap >= 0, got {args.level}, {args.bootstrap}")
+        try:
+            compare([Path(d) for d in args.out_dirs], Path(args.out), args.bootstrap, args.level, args.seed)
+        except FileNotFoundError as exc:
+            print(f"compare: {exc}", file=sys.stderr)
+            return 1
+        print(f"wrote {Path(args.out) / 'compare.md'}")
+        return 0
     overrides = list(args.set)
     for flag, key in (("num_shards", "sweep.num_shards"), ("launcher", "sweep.launcher"), ("workers", "sweep.workers")):
         if getattr(args, flag, None):
@@ -130,7 +150,7 @@ def _out_dir_command(args: argparse.Namespace) -> int:
             return 1
         return 0
     from .report import write_report
-    write_report(out)
+    write_report(out, bootstrap=args.bootstrap)
     print(f"wrote {out / 'report.md'}")
     return 0
 

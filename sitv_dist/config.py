@@ -153,10 +153,30 @@ class FinetuneConfig:
     """Tokens per training text after truncation."""
     max_steps: int = 0
     """Stop after this many optimizer steps (0: no limit)."""
+    checkpoint_every: int = 0
+    """Write a resumable checkpoint (model, optimizer, schedule, data position, RNG, best-so-far, history) to
+    OUT/finetune/<task>/checkpoint/ every this many optimizer steps; a restarted run resumes from it (0: off)."""
+    backend: str = "ddp"
+    """'ddp' (one process, or DDP ranks under torchrun) or 'deepspeed' (ZeRO via accelerate, under torchrun:
+    launch/finetune.sh); the global batch is batch_size x ranks x grad_accum either way."""
+    deepspeed_config: str = ""
+    """DeepSpeed JSON for backend 'deepspeed' (e.g. configs/deepspeed/zero3.json); its "auto" batch, accumulation,
+    clipping and bf16 values are filled from these settings."""
+    mixed_precision: str = "auto"
+    """'auto' (bf16 on GPUs that support it, float32 on the CPU), 'bf16' or 'no'; weights stay float32."""
 
     def validate(self, key: str) -> None:
         for name in ("epochs", "batch_size", "grad_accum", "max_length"):
             _positive(getattr(self, name), f"{key}.{name}")
+        if self.checkpoint_every < 0:
+            raise ConfigError(f"{key}.checkpoint_every: must be >= 0 (0 means off), got {self.checkpoint_every}")
+        _choice(self.backend, ("ddp", "deepspeed"), f"{key}.backend")
+        _choice(self.mixed_precision, ("auto", "bf16", "no"), f"{key}.mixed_precision")
+        if self.backend == "deepspeed":
+            _require(self.deepspeed_config, f"{key}.deepspeed_config",
+                     "give a DeepSpeed JSON, e.g. configs/deepspeed/zero2.json")
+            from .finetune import read_deepspeed_json
+            read_deepspeed_json(Path(self.deepspeed_config).expanduser(), f"{key}.deepspeed_config")
         _positive(self.lr, f"{key}.lr")
         if not 0.0 < self.val_fraction < 1.0:
             raise ConfigError(f"{key}.val_fraction: must be between 0 and 1 (exclusive), got {self.val_fraction}")
@@ -204,6 +224,44 @@ class GridConfig:
 
 
 @dataclass
+class DerivedDirectionConfig:
+    negate: str = ""
+    """−T of this task vector (a task name or a key of sweep.task_vectors)."""
+    sum: list[str] = field(default_factory=list)
+    """T1 + T2 + … of these task vectors."""
+    difference: list[str] = field(default_factory=list)
+    """T1 − T2 of these two task vectors."""
+    random: str = ""
+    """A seeded Gaussian direction with the norms of this task vector (see `normalize`): a control."""
+    normalize: str = "global"
+    """Random directions: 'global' (exactly ‖T‖), 'layer' (each tensor's norm) or 'filter' (each output
+    row's norm, as in Li et al. 2018)."""
+    one_d: str = ""
+    """Random 'layer'/'filter' directions: 1-D tensors (norms, biases) 'zero' or 'tensor' (scaled to T's
+    tensor norm); empty: 'zero' for 'filter' (Li et al.), 'tensor' for 'layer'."""
+    seed: int = 0
+    """Random directions: the seed."""
+
+    def spec(self) -> dict:
+        """The compact spec of sitv_dist.directions.make_direction (only what is set)."""
+        out: dict[str, Any] = {}
+        for name in ("negate", "sum", "difference"):
+            if getattr(self, name):
+                out[name] = getattr(self, name)
+        if self.random:
+            out.update(random=self.random, normalize=self.normalize, seed=self.seed)
+            if self.one_d:
+                out["one_d"] = self.one_d
+        return out
+
+    def validate(self, key: str) -> None:
+        from .directions import validate_spec
+        if not self.random and (self.normalize != "global" or self.one_d or self.seed):
+            raise ConfigError(f"{key}: normalize, one_d and seed apply to random directions only")
+        validate_spec(self.spec(), key)
+
+
+@dataclass
 class SweepConfig:
     directions: list[str] = field(default_factory=lambda: list(KNOWN_TASKS))
     """Line sweeps: one along each of these directions (task names or keys of `task_vectors`)."""
@@ -221,6 +279,11 @@ class SweepConfig:
     task_vectors: dict[str, str] = field(default_factory=dict)
     """Direction name -> task-vector safetensors file. Directions not listed here are the
     task vectors that `sitv run` fine-tunes (OUT/task_vectors/<task>.safetensors)."""
+    derived_directions: dict[str, DerivedDirectionConfig] = field(default_factory=dict)
+    """Directions made from task vectors before the sweep, by name, e.g. {neg_qa: {negate: qa_factual},
+    rand_qa: {random: qa_factual, normalize: filter, seed: 1}, pos_minus_neg: {difference:
+    [sentiment_positive, sentiment_negative]}}. Each is written to OUT/task_vectors/<name>.safetensors
+    (its metadata says how it was made) and can be used in sweep.directions and grids like any task vector."""
     num_shards: int = 1
     """Shards the planned points are split into (one per worker)."""
     apply_dtype: str = "float32"
@@ -257,6 +320,11 @@ class SweepConfig:
         for name, path in self.task_vectors.items():
             if not Path(path).expanduser().is_file():
                 raise ConfigError(f"{key}.task_vectors.{name}: file {path!r} does not exist")
+        for name, derived in self.derived_directions.items():
+            derived.validate(f"{key}.derived_directions.{name}")
+            if name in self.task_vectors:
+                raise ConfigError(f"{key}.derived_directions.{name}: {name!r} is also a key of {key}.task_vectors; "
+                                  "choose another name")
 
 
 @dataclass
@@ -334,7 +402,17 @@ class ExperimentConfig:
         self.eval.validate("eval")
         self.sweep.validate("sweep")
         self.slurm.validate("slurm")
-        known = set(names) | set(self.sweep.task_vectors)
+        from .directions import sources
+        vectors = set(names) | set(self.sweep.task_vectors)
+        for name, derived in self.sweep.derived_directions.items():
+            key = f"sweep.derived_directions.{name}"
+            if name in names:
+                raise ConfigError(f"{key}: {name!r} is also a task name; choose another name")
+            for source in sources(derived.spec(), key):
+                if source not in vectors:
+                    raise ConfigError(f"{key}: unknown task vector {source!r}; use a task name "
+                                      f"({', '.join(names) or 'none configured'}) or a key of sweep.task_vectors")
+        known = vectors | set(self.sweep.derived_directions)
         wanted = [("sweep.directions", d) for d in self.sweep.directions]
         wanted += [(f"sweep.grids.{i}.directions", d) for i, g in enumerate(self.sweep.grids) for d in g.directions]
         for key, direction in wanted:
@@ -476,11 +554,17 @@ def reference() -> str:
 
 def _reference(cls: type, prefix: str, lines: list[str]) -> None:
     docs = _field_docs(cls)
+    hints = typing.get_type_hints(cls)
     defaults = cls() if cls is not GridConfig else GridConfig(directions=["a", "b"])
     for f in dataclasses.fields(cls):
         key = f"{prefix}{f.name}"
         value = getattr(defaults, f.name)
-        if dataclasses.is_dataclass(value):
+        is_dict = typing.get_origin(hints[f.name]) is dict
+        item = typing.get_args(hints[f.name])[-1] if is_dict else None     # dict[str, SomeConfig]: document SomeConfig
+        if dataclasses.is_dataclass(item):
+            lines.append(f"- `{key}` (default `{value!r}`): {docs.get(f.name, '')} Each entry:")
+            _reference(item, key + ".NAME.", lines)
+        elif dataclasses.is_dataclass(value):
             lines.append(f"- `{key}`: {docs.get(f.name, '')}")
             _reference(type(value), key + ".", lines)
         elif isinstance(value, list) and value and dataclasses.is_dataclass(value[0]):

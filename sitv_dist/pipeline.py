@@ -41,8 +41,32 @@ def base_location(cfg: ExperimentConfig, out: Path) -> str:
 
 
 def tasks_to_finetune(cfg: ExperimentConfig) -> list[str]:
-    """Directions that are configured tasks without an explicit task-vector file."""
-    return [d for d in cfg.direction_names() if d not in cfg.sweep.task_vectors and cfg.task(d)]
+    """Directions, and task vectors derived directions are made from, that are configured tasks
+    without an explicit task-vector file."""
+    from .directions import sources
+    names = cfg.direction_names()
+    for derived in cfg.sweep.derived_directions.values():
+        names += [n for n in sources(derived.spec()) if n not in names]
+    return [d for d in names if d not in cfg.sweep.task_vectors and cfg.task(d)]
+
+
+def derive_directions(cfg: ExperimentConfig, out: Path) -> list[Path]:
+    """Write each sweep.derived_directions entry to OUT/task_vectors/<name>.safetensors; a file
+    made from the same spec and the same source contents is kept (resumable)."""
+    from .directions import write_direction
+
+    def resolve(name: str) -> Path:
+        explicit = cfg.sweep.task_vectors.get(name)
+        return Path(explicit).expanduser() if explicit else out / "task_vectors" / f"{name}.safetensors"
+
+    paths = []
+    if cfg.sweep.derived_directions:
+        with timed(out, "derive"):
+            for name, derived in cfg.sweep.derived_directions.items():
+                path = out / "task_vectors" / f"{name}.safetensors"
+                write_direction(path, derived.spec(), resolve, key=f"sweep.derived_directions.{name}")
+                paths.append(path)
+    return paths
 
 
 def finetune_task(cfg: ExperimentConfig, out: Path, name: str, force: bool = False) -> Path:
@@ -107,6 +131,7 @@ def plan_sweep(cfg: ExperimentConfig, out: Path, min_shards: int = 1) -> dict:
     from .worker import eval_texts, fingerprint, task_vector_paths
     preflight(cfg)
     location = base_location(cfg, out)
+    derive_directions(cfg, out)       # before the fingerprint, which hashes every direction's file
     fp = fingerprint(cfg, location, task_vector_paths(cfg, out), eval_texts(cfg))
     path = out / "plan.json"
     if path.is_file():
@@ -188,17 +213,19 @@ def execute(cfg: ExperimentConfig, out: Path, plan: dict, shards: list[int] | No
 
 
 def refine(cfg: ExperimentConfig, out: Path, rounds: int, tol: float, progress: bool = True) -> list[int]:
-    """Refinement rounds (see refine.py) on a complete sweep; returns the points added per round."""
+    """Refinement rounds (see refine.py) on a complete sweep, up to `rounds` in all; returns the
+    points added per new round."""
     from .refine import add_round, propose
     from .store import load_plan
     task_of = {d: d for d in cfg.direction_names() if cfg.task(d)}
     added = []
-    for round_no in range(1, rounds + 1):
+    while True:                # `rounds` counts every round so far: a rerun adds none
         plan = load_plan(out)
-        proposals = propose(plan, out, tol, task_of)
+        round_no = max(p.get("round", 0) for p in plan["points"]) + 1
+        proposals = propose(plan, out, tol, task_of) if round_no <= rounds else {}
         if not proposals:
             break
-        added.append(add_round(plan, proposals, max([p.get("round", 0) for p in plan["points"]]) + 1))
+        added.append(add_round(plan, proposals, round_no))
         write_json(out / "plan.json", plan, indent=None)
         stats = execute(cfg, out, plan, progress=progress, stage="refine")
         if not stats["complete"]:

@@ -264,6 +264,55 @@ def _curve_section(an: dict, title: str, key: str | None, label: str, mlabel: st
     return lines
 
 
+def _ci(ci: list | None) -> str:
+    return "n/a" if not ci else f"{_f(ci[0])} .. {_f(ci[1])}"
+
+
+def _uncertainty(an: dict) -> list[str]:
+    """Bootstrap intervals (only when the run's per-point files were there to resample)."""
+    unc = an.get("uncertainty")
+    if not unc:
+        return []
+    first = next((u for u in unc.values() if u.get("available")), None)
+    lines = ["## Uncertainty (bootstrap over eval texts)", ""]
+    if first is not None:
+        pct = f"{100 * first['level']:g}%"
+        lines += [f"{first['replicates']} paired bootstrap replicates (seed {first['seed']}): the texts of each "
+                  f"eval set are drawn again with replacement{' within each category' if first['stratified'] else ''}, "
+                  f"with the same draw at every α, and every loss, crossing and arg-min is recomputed "
+                  f"({pct} percentile intervals; a crossing's interval is over the replicates in which it is "
+                  f"present). Only eval-set sampling is covered, not interpolation between samples or "
+                  f"fine-tuning randomness.", ""]
+    for name, u in unc.items():
+        lines += [f"### {name}", ""]
+        if not u.get("available"):
+            lines += [f"Not computed: {u.get('reason')}.", ""]
+            continue
+        pct = f"{100 * u['level']:g}%"
+        line = u["general"]["line"]
+        am = line["argmin"]
+        rows = [["L(0)", line["ref"], _ci(line["ref_ci"]), "—"],
+                ["α at min L", am["x"], _ci(am["ci"]), None if am["at_observed"] is None else 100 * am["at_observed"]],
+                ["min L", am["y"], _ci(am["min_loss_ci"]), "—"]]
+        t = u.get("task")
+        if t:
+            tm = t["argmin"]
+            rows += [["task loss at α = 0", t["ref"], _ci(t["ref_ci"]), "—"],
+                     ["α at min task loss", tm["x"], _ci(tm["ci"]),
+                      None if tm["at_observed"] is None else 100 * tm["at_observed"]]]
+        lines += _table(["quantity", "measured", f"{pct} interval", "replicates with the same α (%)"], rows)
+        crows = []
+        for key, label in (("line", "L(α)"), ("squaring", "L(2α)"), ("compositional", "L(α+α²)")):
+            for k, c in enumerate((u["general"].get(key) or {}).get("crossings") or [], 1):
+                verdict = (u["general"][key]["returns_to_base"]["crossings"][k - 1] or {}).get("resolved")
+                crows.append([label, k, c["x"], _ci(c["ci"]), 100 * c["exists"], verdict])
+        if crows:
+            lines += _table(["curve", "#", "α (interpolated)", f"{pct} interval", "present in replicates (%)",
+                             "sign change resolved"], crows)
+        lines += [line["returns_to_base"]["statement"], ""]
+    return lines
+
+
 def _preference(an: dict) -> list[str]:
     prefs = {n: a["preference"] for n, a in an["sweeps"].items() if a.get("preference")}
     if not prefs:
@@ -334,17 +383,27 @@ def render_report(run: dict, an: dict) -> str:
              _results(an), _curve_section(an, "Crossings", None, "L(α)"),
              _curve_section(an, "Squaring test", "squaring", "L(2α)", "2α"),
              _curve_section(an, "Compositional test", "compositional", "L(α+α²)", "α+α²"),
-             _preference(an), _categories(an), _grids(an), _plots(an), _dedupe(an)]
+             _uncertainty(an), _preference(an), _categories(an), _grids(an), _plots(an), _dedupe(an)]
     parts = parts[:1] + [p + ["No sweeps of this kind in this run.", ""] if len(p) == 2 else p
                          for p in parts[1:]]
     return "\n".join(line for part in parts for line in part).rstrip() + "\n"
 
 
-def write_report(out_dir: Path) -> dict:
-    """Analyse every ``OUT/results/*.json``, write analysis.json, plots and report.md; return the analysis."""
+def write_report(out_dir: Path, bootstrap: int = 1000, level: float = 0.95, seed: int = 0) -> dict:
+    """Analyse every ``OUT/results/*.json``, write analysis.json, plots and report.md; return the analysis.
+
+    When the per-point files with per-text losses are on disk, line sweeps are also
+    bootstrapped over eval texts (``bootstrap`` replicates, 0: off) and analysis.json gets an
+    ``uncertainty`` entry and the report an "Uncertainty" section.
+    """
     out = Path(out_dir)
     run = load_run(out)
     an = build_analysis(run)
+    if bootstrap > 0:
+        from .uncertainty import run_uncertainty
+        unc = run_uncertainty(out, run["results"], replicates=bootstrap, level=level, seed=seed)
+        if unc:
+            an["uncertainty"] = unc
     an["plots"] = {}
     for name, res in run["results"].items():
         paths = plot_sweep(res, an["sweeps"][name], out / "plots")

@@ -39,8 +39,10 @@ def content_hash(tensors: dict[str, torch.Tensor]) -> str:
 
 
 def save(path: Path, tensors: dict[str, torch.Tensor], base_id: str, finetuned_id: str,
-         dtype: str = "float32") -> dict:
-    """Write T (optionally cast) with metadata: ids, dtype, global and per-tensor norms."""
+         dtype: str = "float32", extra: dict[str, str] | None = None) -> dict:
+    """Write T (optionally cast) with metadata: ids, dtype, global and per-tensor norms, and
+    ``extra`` string entries (e.g. how a derived direction was made; they cannot replace the
+    standard keys)."""
     from .modeling import DTYPE
     tensors = {k: v.to(DTYPE[dtype]).contiguous() for k, v in tensors.items()}
     norms = {k: float(v.double().norm()) for k, v in tensors.items()}
@@ -48,6 +50,10 @@ def save(path: Path, tensors: dict[str, torch.Tensor], base_id: str, finetuned_i
             "global_norm": repr(sum(n * n for n in norms.values()) ** 0.5),
             "tensor_norms": json.dumps(norms), "num_parameters": str(sum(v.numel() for v in tensors.values())),
             "content_hash": content_hash(tensors)}
+    for key, value in (extra or {}).items():
+        if key in meta:
+            raise ValueError(f"extra metadata key {key!r} would replace a standard key")
+        meta[str(key)] = str(value)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     save_file(tensors, str(tmp), metadata=meta)

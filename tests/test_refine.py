@@ -89,3 +89,13 @@ def test_refined_summary_reports_brackets_from_all_points_on_the_line(toy, tmp_p
         assert ys[k] == m["loss"] and ys[k] < ys[k - 1] and ys[k] <= ys[k + 1]
     for c in summary["crossings"]:
         assert c["bracket"][0] < c["x"] < c["bracket"][1] and c["width"] == c["bracket"][1] - c["bracket"][0]
+
+
+def test_rerun_adds_no_rounds_beyond_the_configured_total(toy, tmp_path):
+    out = tmp_path / "idem"
+    cfg = load_config(make_config(toy, tmp_path, out, alpha={"start": -3.0, "stop": 3.0, "num": 7}))
+    pipeline.sweep(cfg, out, progress=False)
+    first = pipeline.refine(cfg, out, 2, 1e-6, progress=False)
+    assert len(first) == 2
+    assert pipeline.refine(cfg, out, 2, 1e-6, progress=False) == []       # already 2 rounds: nothing new
+    assert len(pipeline.refine(cfg, out, 3, 1e-6, progress=False)) == 1   # one more when asked for 3 in all

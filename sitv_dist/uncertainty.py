@@ -1,0 +1,583 @@
+"""Bootstrap over eval texts: how much of a line sweep's shape is eval-set sampling noise.
+
+A loss is a ratio of sums over texts, ``L = Σ nll_t / Σ tokens_t``. One bootstrap replicate
+draws the texts of an eval set again, with replacement (within each category when
+stratified, so the set keeps its composition), and recomputes every loss of a curve as
+``Σ w_t nll_t / Σ w_t tokens_t`` with the *same* draw ``w`` at every point: the bootstrap is
+paired, so differences such as ``L(α) − L(0)`` are resampled coherently (much of the noise of
+``L(α)`` and ``L(0)`` is shared and cancels in the difference).
+
+From B replicates (default 1000, seeded numpy ``Generator``) this module gives percentile
+intervals for
+
+- ``L(α)`` and ``L(α) − L(0)`` at every sampled α;
+- each zero-crossing of ``L(α) − L(0)``: crossings are recomputed in every replicate with
+  :func:`sitv_dist.analysis.find_crossings` (same rules as the analysis) and matched to the
+  observed ones (below); the interval is over the replicates in which the crossing exists,
+  and the fraction of replicates in which it exists is reported beside it;
+- the arg-min α (a sampled α, so its interval's ends are sampled α's);
+
+and a plain statement per crossing of whether ``L(α) − L(0)`` at the samples on either side
+of it is distinguishable from 0 at the chosen level.
+
+Matching replicate crossings to an observed crossing k: a replicate crossing matches when it
+has the same direction ("touch" matches either), lies in k's window, and is the nearest such
+crossing to k. The window is the unbroken run of samples k lies in (runs are split, as in the
+analysis, at the base point and at non-finite samples), clipped halfway to the neighbouring
+observed crossings so that windows never overlap, and optionally to ``max_distance`` from k.
+The window is not a fixed number of sample intervals: on a fine α grid a crossing moves
+across several samples from replicate to replicate, and a narrow window would truncate its
+interval. ``count_distribution`` (how many crossings the replicates have) and
+``unmatched_fraction`` (replicates with crossings that match no observed one) show when the
+crossing structure itself is unstable.
+
+What this does not cover: only the finite eval set is resampled. Interpolation error
+between samples (a crossing is located by linear interpolation inside its bracket), the
+randomness of fine-tuning and the choice of eval distribution are not part of these
+intervals.
+
+The array functions (``nll`` as points × texts, ``tokens`` per text) run on simulated data;
+:func:`sweep_uncertainty` loads a line sweep's per-text data from an output directory
+(``OUT/points/<id>.json`` ``sets[name]["per_text_nll"]`` and ``OUT/eval_sets.json``).
+"""
+from __future__ import annotations
+
+import json
+import math
+import warnings
+import zlib
+from collections import Counter
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .analysis import as_array, find_crossings, find_minimum, to_jsonable
+
+DEFAULT_REPLICATES = 1000
+DEFAULT_LEVEL = 0.95
+_REL_TOL = 1e-9          # per-text sums must reproduce the results' losses to this relative tolerance
+
+
+# ----------------------------------------------------------------------------- resampling
+def resample_counts(n_texts: int, replicates: int, rng: np.random.Generator,
+                    strata: Sequence[Any] | None = None) -> np.ndarray:
+    """How often each text is drawn in each replicate: an int64 array [replicates × n_texts].
+
+    Without ``strata`` every replicate draws ``n_texts`` texts with replacement from all of
+    them; with ``strata`` (one label per text) each stratum of size m draws m texts from itself,
+    so every replicate has the eval set's composition. Vectorised: one ``rng.integers`` draw and
+    one ``bincount`` per stratum.
+    """
+    n, b = int(n_texts), int(replicates)
+    if n <= 0 or b <= 0:
+        raise ValueError(f"need at least one text and one replicate, got {n} texts, {b} replicates")
+    if strata is None:
+        groups = [np.arange(n)]
+    else:
+        labels = np.asarray(strata)
+        if labels.shape != (n,):
+            raise ValueError(f"strata has {labels.shape} labels for {n} texts")
+        groups = [np.flatnonzero(labels == s) for s in np.unique(labels)]
+    offsets = (np.arange(b, dtype=np.int64) * n)[:, None]
+    counts = np.zeros(b * n, dtype=np.int64)
+    for g in groups:
+        draw = g[rng.integers(0, len(g), size=(b, len(g)))]
+        counts += np.bincount((offsets + draw).ravel(), minlength=b * n)
+    return counts.reshape(b, n)
+
+
+def observed_losses(nll: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+    """Token-weighted loss of each point: Σ_t nll[p, t] / Σ_t tokens[t] (NaN if any text is non-finite)."""
+    nll, tokens = np.asarray(nll, dtype=float), np.asarray(tokens, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return nll.sum(axis=1) / tokens.sum()
+
+
+def replicate_losses(nll: np.ndarray, tokens: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Losses of every point in every replicate, [replicates × points]: (W nllᵀ) / (W tokens).
+
+    A point with a non-finite per-text NLL is NaN in every replicate (as the observed loss of
+    that point is non-finite), whether or not that text was drawn.
+    """
+    nll = np.asarray(nll, dtype=float)
+    tokens = np.asarray(tokens, dtype=float)
+    if nll.ndim != 2 or nll.shape[1] != tokens.shape[0] or counts.shape[1] != tokens.shape[0]:
+        raise ValueError(f"shapes do not fit: nll {nll.shape}, tokens {tokens.shape}, counts {counts.shape}")
+    w = counts.astype(float)
+    bad = ~np.isfinite(nll).all(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = (w @ np.where(np.isfinite(nll), nll, 0.0).T) / (w @ tokens)[:, None]
+    out[:, bad] = np.nan
+    return out
+
+
+def percentile_interval(samples: np.ndarray, level: float = DEFAULT_LEVEL, axis: int = 0,
+                        method: tuple[str, str] = ("linear", "linear")) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile interval ((1−level)/2, (1+level)/2) along ``axis``, NaN where all samples are NaN."""
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    a = np.asarray(samples, dtype=float)
+    q = ((1 - level) / 2, (1 + level) / 2)
+    with _quiet():
+        lo = np.nanquantile(a, q[0], axis=axis, method=method[0])
+        hi = np.nanquantile(a, q[1], axis=axis, method=method[1])
+    return lo, hi
+
+
+@contextmanager
+def _quiet():
+    """Silence numpy's 'All-NaN slice' warning: an all-NaN column simply has no interval."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
+
+
+def _interval(lo: float, hi: float) -> list[float] | None:
+    return [float(lo), float(hi)] if math.isfinite(lo) and math.isfinite(hi) else None
+
+
+def _excludes_zero(ci: list[float] | None) -> bool | None:
+    return None if ci is None else bool(ci[0] > 0 or ci[1] < 0)
+
+
+# ----------------------------------------------------------------------------- crossings
+def _compatible(a: str, b: str) -> bool:
+    return a == b or "touch" in (a, b)
+
+
+def _segment_bounds(xs: np.ndarray, usable: np.ndarray, excl: Sequence[float], left: float,
+                    right: float) -> tuple[float, float]:
+    """Ends of the unbroken run of usable samples (as analysis.find_crossings splits) around a bracket."""
+    i = int(np.searchsorted(xs, left))
+    j = int(np.searchsorted(xs, right))
+    while i > 0 and usable[i - 1] and not any(xs[i - 1] < e < xs[i] for e in excl):
+        i -= 1
+    while j + 1 < len(xs) and usable[j + 1] and not any(xs[j] < e < xs[j + 1] for e in excl):
+        j += 1
+    return float(xs[i]), float(xs[j])
+
+
+def match_windows(x: Sequence[float], y: Sequence[Any], crossings: list[dict],
+                  exclude_at: Sequence[float] = (0.0,),
+                  max_distance: float | None = None) -> list[tuple[float, float]]:
+    """The window of each observed crossing: the unbroken run of samples it lies in (split,
+    as in the analysis, at excluded x's and non-finite samples), clipped halfway to the
+    neighbouring observed crossings, and to ``max_distance`` from it when given."""
+    xs = np.asarray(x, dtype=float)
+    ys = np.asarray([np.nan if v is None else float(v) for v in y], dtype=float)
+    order = np.argsort(xs, kind="stable")
+    xs, ys = xs[order], ys[order]
+    excl = [float(e) for e in exclude_at]
+    usable = np.isfinite(ys) & ~np.array([any(abs(v - e) <= 1e-12 for e in excl) for v in xs], dtype=bool)
+    out = []
+    for k, c in enumerate(crossings):
+        lo, hi = _segment_bounds(xs, usable, excl, c["left"][0], c["right"][0])
+        if k > 0:
+            lo = max(lo, 0.5 * (crossings[k - 1]["x"] + c["x"]))
+        if k + 1 < len(crossings):
+            hi = min(hi, 0.5 * (c["x"] + crossings[k + 1]["x"]))
+        if max_distance is not None:
+            lo, hi = max(lo, c["x"] - max_distance), min(hi, c["x"] + max_distance)
+        out.append((lo, hi))
+    return out
+
+
+def match_crossings(observed: list[dict], replicate: list[dict],
+                    windows: list[tuple[float, float]]) -> list[float | None]:
+    """For each observed crossing, the location of the matching replicate crossing (or None)."""
+    out: list[float | None] = []
+    for c, (lo, hi) in zip(observed, windows):
+        cands = [r["x"] for r in replicate
+                 if lo <= r["x"] <= hi and _compatible(r["direction"], c["direction"])]
+        out.append(min(cands, key=lambda v: abs(v - c["x"])) if cands else None)
+    return out
+
+
+def crossing_intervals(x: Sequence[float], observed: Sequence[float], ref: float, reps: np.ndarray,
+                       ref_reps: np.ndarray, level: float = DEFAULT_LEVEL, max_distance: float | None = None,
+                       exclude_at: Sequence[float] = (0.0,)) -> dict:
+    """Observed crossings of ``observed − ref`` with a bootstrap interval for each location.
+
+    ``reps`` are the curve's replicate values [B × len(x)], ``ref_reps`` the reference's [B]
+    from the same draws. Returns ``{"crossings": [...], "count_distribution": {n: fraction},
+    "unmatched_fraction": ...}``; each crossing is the analysis' dict plus ``ci`` (percentile
+    interval over the replicates where it exists, None if none), ``exists`` (fraction of
+    replicates), ``median`` and ``window``.
+    """
+    xs = np.asarray(x, dtype=float)
+    obs = find_crossings(xs, observed, ref, exclude_at=exclude_at)
+    windows = match_windows(xs, observed, obs, exclude_at, max_distance)
+    b = reps.shape[0]
+    located = np.full((b, len(obs)), np.nan)
+    counts: Counter = Counter()
+    unmatched = 0
+    for i in range(b):
+        rc = find_crossings(xs, reps[i], ref_reps[i], exclude_at=exclude_at)
+        counts[len(rc)] += 1
+        m = match_crossings(obs, rc, windows)
+        located[i] = [np.nan if v is None else v for v in m]
+        unmatched += len(rc) > sum(v is not None for v in m)
+    lo, hi = percentile_interval(located, level) if obs else ([], [])
+    with _quiet():
+        med = np.nanmedian(located, axis=0) if obs else []
+    out = []
+    for k, c in enumerate(obs):
+        exists = float(np.isfinite(located[:, k]).mean())
+        out.append(dict(c, ci=_interval(lo[k], hi[k]), exists=exists,
+                        median=float(med[k]) if math.isfinite(med[k]) else None,
+                        window=[windows[k][0], windows[k][1]]))
+    return {"crossings": out,
+            "count_distribution": {int(n): counts[n] / b for n in sorted(counts)},
+            "unmatched_fraction": unmatched / b}
+
+
+def argmin_interval(x: Sequence[float], observed: Sequence[float], reps: np.ndarray,
+                    level: float = DEFAULT_LEVEL) -> dict:
+    """The observed arg-min (analysis.find_minimum) and the distribution of the replicates' arg-min α.
+
+    The interval's ends are sampled α's (lower/upper order statistics, no interpolation).
+    """
+    xs = np.asarray(x, dtype=float)
+    obs = find_minimum(xs, observed)
+    finite = np.isfinite(reps)
+    if obs["index"] is None or not finite.any():
+        return {"x": None, "y": None, "ci": None, "at_observed": None, "interior": None,
+                "min_loss_ci": None, "distribution": {}}
+    k = np.where(finite, reps, np.inf).argmin(axis=1)
+    ax = xs[k]
+    lo, hi = percentile_interval(ax, level, method=("lower", "higher"))
+    vmin = reps[np.arange(len(k)), k]
+    mlo, mhi = percentile_interval(vmin, level)
+    span = xs[np.isfinite(as_array(observed))]
+    values, freq = np.unique(ax, return_counts=True)
+    top = sorted(zip(values.tolist(), (freq / len(ax)).tolist()), key=lambda t: -t[1])[:5]
+    return {"x": obs["x"], "y": obs["y"], "ci": _interval(lo, hi),
+            "at_observed": float(np.mean(ax == obs["x"])),
+            "interior": float(np.mean((ax > span.min()) & (ax < span.max()))),
+            "min_loss_ci": _interval(mlo, mhi),
+            "distribution": {repr(float(v)): f for v, f in sorted(top)}}
+
+
+# ----------------------------------------------------------------------------- verdicts
+def _fmt(v: float) -> str:
+    return "{:.4f}".format(v)
+
+
+def _pct(level: float) -> str:
+    return f"{100 * level:g}%"
+
+
+def _sign_of(ci: list[float] | None) -> int | None:
+    """+1 / −1 when the interval lies above / below 0, 0 when it includes 0, None when missing."""
+    if ci is None:
+        return None
+    return 1 if ci[0] > 0 else (-1 if ci[1] < 0 else 0)
+
+
+def _side(c: dict) -> tuple[str, str]:
+    return {"up": ("below", "above"), "down": ("above", "below")}.get(c["direction"], ("", ""))
+
+
+def returns_to_base(x: Sequence[float], diff: list[dict], crossings: list[dict],
+                    level: float = DEFAULT_LEVEL, label: str = "L(α)") -> dict:
+    """Whether the sign change of L(α) − L(0) at each crossing is distinguishable from noise.
+
+    ``diff`` holds, per sampled α, ``{"alpha", "value", "ci", "excludes_zero"}``; each crossing
+    carries its bracket (``left``/``right``) and its ``window`` (from :func:`crossing_intervals`).
+    For each crossing this reports its two neighbouring samples (does the interval of
+    L(α) − L(0) exclude 0 there?) and, walking outwards from them inside the window, the
+    nearest sample on each side whose interval excludes 0 (an *anchor*). The crossing is
+    *resolved* when both anchors exist with the signs of the crossing (below then above L(0)
+    for "up", above then below for "down", the same sign on both sides for "touch"): the curve
+    is measurably on one side of L(0) before it and on the other after it, with the samples
+    in between (if any) indistinguishable from L(0). The statements say what was measured.
+    """
+    xs = [float(v) for v in x]
+    order = sorted(range(len(xs)), key=lambda i: xs[i])
+    pos = {xs[i]: r for r, i in enumerate(order)}
+    pct, name = _pct(level), f"{label} − L(0)"
+    per = []
+    for c in crossings:
+        lo_w, hi_w = c.get("window") or (-math.inf, math.inf)
+        nb, anchors, band = [], [], []
+        for side, step in (("left", -1), ("right", 1)):
+            r = pos.get(float(c[side][0]))
+            d = diff[order[r]] if r is not None else None
+            nb.append({"alpha": float(c[side][0]), "value": None if d is None else d["value"],
+                       "ci": None if d is None else d["ci"],
+                       "excludes_zero": None if d is None else d["excludes_zero"]})
+            anchor = None
+            while r is not None and 0 <= r < len(order):
+                d = diff[order[r]]
+                if not lo_w <= d["alpha"] <= hi_w or d["ci"] is None:
+                    break
+                if d["excludes_zero"]:
+                    anchor = {"alpha": d["alpha"], "ci": d["ci"], "sign": _sign_of(d["ci"])}
+                    break
+                band.append(d["alpha"])
+                r += step
+            anchors.append(anchor)
+        want = {"up": (-1, 1), "down": (1, -1)}.get(c["direction"])
+        signs = tuple(a["sign"] if a else None for a in anchors)
+        if want is None:       # a touch: the same side of L(0) on both sides
+            resolved = None not in signs and signs[0] == signs[1]
+        else:
+            resolved = signs == want
+        where_txt = (f"between the samples α = {_fmt(nb[0]['alpha'])} and α = {_fmt(nb[1]['alpha'])}"
+                     if nb[0]["alpha"] != nb[1]["alpha"] else f"at the sample α = {_fmt(nb[0]['alpha'])}")
+        verb = "touches 0" if c["direction"] == "touch" else "changes sign"
+        loc = f"interpolated α = {_fmt(c['x'])}"
+        if c.get("ci") is not None:
+            loc += (f", {pct} interval {_fmt(c['ci'][0])}..{_fmt(c['ci'][1])}, present in "
+                    f"{100 * c.get('exists', 0):.1f}% of replicates")
+        head = f"{name} {verb} {where_txt} ({loc})"
+        if resolved and not band:
+            text = (f"{head}; the {pct} intervals of {name} at both samples exclude 0 "
+                    f"({_fmt(nb[0]['ci'][0])}..{_fmt(nb[0]['ci'][1])}; "
+                    f"{_fmt(nb[1]['ci'][0])}..{_fmt(nb[1]['ci'][1])}).")
+        elif resolved:
+            below, above = _side(c)
+            ends = (f"α = {_fmt(anchors[0]['alpha'])}{' (' + below + ' L(0))' if below else ''} and "
+                    f"α = {_fmt(anchors[1]['alpha'])}{' (' + above + ' L(0))' if above else ''}")
+            span = (f"the sample α = {_fmt(band[0])}" if len(set(band)) == 1 else
+                    f"the samples from α = {_fmt(min(band))} to α = {_fmt(max(band))}")
+            text = f"{head}; the {pct} interval of {name} includes 0 at {span} and excludes 0 at {ends}."
+        else:
+            if want is not None:
+                missing = [s for s, a, w in zip(("left", "right"), anchors, want) if a is None or a["sign"] != w]
+            else:
+                missing = [s for s, a in zip(("left", "right"), anchors) if a is None] or ["left", "right"]
+            text = (f"{head}; on the {' and '.join(missing)} side{'s' if len(missing) > 1 else ''} no sample "
+                    f"in the same run has a {pct} interval of {name} that excludes 0 with the sign of the "
+                    f"crossing, so this {'touch' if want is None else 'sign change'} is not distinguishable "
+                    f"from eval-set sampling noise.")
+        per.append({"x": c["x"], "neighbours": nb, "anchors": anchors, "indistinguishable_band": sorted(band),
+                    "resolved": bool(resolved), "statement": text})
+    nonzero = [d for d in diff if d["alpha"] != 0.0 and d["ci"] is not None]
+    indist = [d["alpha"] for d in nonzero if not d["excludes_zero"]]
+    if indist:
+        shown = ", ".join(_fmt(a) for a in indist[:12]) + (" …" if len(indist) > 12 else "")
+        tail = (f"At {len(indist)} of {len(nonzero)} sampled α ≠ 0 the {pct} interval of {name} includes 0 "
+                f"(α = {shown}).")
+    else:
+        tail = f"At every sampled α ≠ 0 with a finite loss ({len(nonzero)}) the {pct} interval of {name} excludes 0."
+    head = " ".join(p["statement"] for p in per) if per else f"No sign change of {name} in the sampled range."
+    return {"crossings": per, "indistinguishable_alpha": indist, "statement": f"{head} {tail}"}
+
+
+# ----------------------------------------------------------------------------- one curve
+def curve_uncertainty(x: Sequence[float], observed: Sequence[float], ref: float, reps: np.ndarray,
+                      ref_reps: np.ndarray, level: float = DEFAULT_LEVEL, max_distance: float | None = None,
+                      exclude_at: Sequence[float] = (0.0,), crossings: bool = True,
+                      label: str = "L(α)") -> dict:
+    """Intervals for one curve sampled at ``x`` against a reference (L(0)) from the same draws.
+
+    ``observed``/``ref`` are the measured values (what the analysis used), ``reps`` [B × len(x)]
+    and ``ref_reps`` [B] their replicates. Returns per-point intervals of the curve and of the
+    difference to the reference, the crossings with intervals (``crossings=True``), the arg-min
+    and the returns-to-base statement.
+    """
+    xs = [float(v) for v in x]
+    obs = np.asarray([np.nan if v is None else float(v) for v in observed], dtype=float)
+    reps = np.asarray(reps, dtype=float)
+    ref_reps = np.asarray(ref_reps, dtype=float)
+    if reps.shape != (ref_reps.shape[0], len(xs)):
+        raise ValueError(f"replicates {reps.shape} do not fit {len(xs)} samples and {ref_reps.shape[0]} replicates")
+    lo, hi = percentile_interval(reps, level)
+    dreps = reps - ref_reps[:, None]
+    dlo, dhi = percentile_interval(dreps, level)
+    points, diff = [], []
+    for i, a in enumerate(xs):
+        ci = _interval(lo[i], hi[i])
+        dci = _interval(dlo[i], dhi[i])
+        value = float(obs[i]) if math.isfinite(obs[i]) else None
+        points.append({"alpha": a, "value": value, "ci": ci})
+        diff.append({"alpha": a, "value": None if value is None else value - float(ref), "ci": dci,
+                     "excludes_zero": _excludes_zero(dci)})
+    rlo, rhi = percentile_interval(ref_reps, level)
+    out: dict[str, Any] = {"ref": float(ref), "ref_ci": _interval(rlo, rhi), "points": points, "difference": diff,
+                           "argmin": argmin_interval(xs, obs, reps, level)}
+    if crossings:
+        ci = crossing_intervals(xs, obs, ref, reps, ref_reps, level, max_distance, exclude_at)
+        out.update(ci)
+        out["returns_to_base"] = returns_to_base(xs, diff, ci["crossings"], level, label)
+    return out
+
+
+def line_bootstrap(alpha: Sequence[float], nll: np.ndarray, tokens: np.ndarray, base_index: int,
+                   replicates: int = DEFAULT_REPLICATES, level: float = DEFAULT_LEVEL, seed: int = 0,
+                   strata: Sequence[Any] | None = None, max_distance: float | None = None) -> dict:
+    """The paired bootstrap of one line from per-text arrays (nll: [len(alpha) × texts]).
+
+    ``base_index`` is the position of α = 0 in ``alpha``; the reference is that row's loss.
+    """
+    nll = np.asarray(nll, dtype=float)
+    tokens = np.asarray(tokens, dtype=float)
+    rng = np.random.default_rng(seed)
+    counts = resample_counts(nll.shape[1], replicates, rng, strata)
+    reps = replicate_losses(nll, tokens, counts)
+    obs = observed_losses(nll, tokens)
+    out = curve_uncertainty(alpha, obs, float(obs[base_index]), reps, reps[:, base_index], level, max_distance)
+    out.update(replicates=int(replicates), level=float(level), seed=int(seed), stratified=strata is not None)
+    return to_jsonable(out)
+
+
+# ----------------------------------------------------------------------------- from an OUT dir
+class Unavailable(Exception):
+    """The per-text data needed for the bootstrap is not on disk (or does not match the results)."""
+
+
+def _set_seed(seed: int, set_name: str) -> np.random.Generator:
+    """One stream per eval set, independent of the order the sets are processed in."""
+    return np.random.default_rng([int(seed), zlib.crc32(set_name.encode())])
+
+
+class PointFiles:
+    """Reads ``OUT/points/<id>.json`` once each; checks the plan's fingerprint when there is one."""
+
+    def __init__(self, out_dir: Path):
+        self.out = Path(out_dir)
+        plan = self.out / "plan.json"
+        self.fingerprint = None
+        if plan.is_file():
+            try:
+                self.fingerprint = json.loads(plan.read_text()).get("fingerprint")
+            except json.JSONDecodeError:
+                pass
+        self._cache: dict[str, dict] = {}
+        es = self.out / "eval_sets.json"
+        self.eval_sets = json.loads(es.read_text()) if es.is_file() else None
+
+    def get(self, pid: str) -> dict:
+        if pid not in self._cache:
+            path = self.out / "points" / f"{pid}.json"
+            try:
+                rec = json.loads(path.read_text())
+            except FileNotFoundError:
+                raise Unavailable(f"{path} is missing") from None
+            except json.JSONDecodeError:
+                raise Unavailable(f"{path} does not parse") from None
+            if self.fingerprint is not None and rec.get("fingerprint") not in (None, self.fingerprint):
+                raise Unavailable(f"{path} belongs to another experiment (fingerprint differs from plan.json)")
+            self._cache[pid] = rec
+        return self._cache[pid]
+
+    def matrix(self, pids: Sequence[str], set_name: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """[points × texts] per-text NLL sums of one eval set, its token counts and categories."""
+        if self.eval_sets is None:
+            raise Unavailable(f"{self.out / 'eval_sets.json'} is missing")
+        info = self.eval_sets.get(set_name)
+        if info is None or "tokens" not in info:
+            raise Unavailable(f"eval_sets.json has no per-text token counts for {set_name!r}")
+        tokens = np.asarray(info["tokens"], dtype=float)
+        rows = []
+        for pid in pids:
+            entry = (self.get(pid).get("sets") or {}).get(set_name) or {}
+            per = entry.get("per_text_nll")
+            if per is None:
+                raise Unavailable(f"point {pid} has no per_text_nll for {set_name!r}")
+            if len(per) != len(tokens):
+                raise Unavailable(f"point {pid}: {len(per)} per-text NLLs for {len(tokens)} texts of {set_name!r}")
+            rows.append([np.nan if v is None else float(v) for v in per])
+        cats = list(info.get("categories") or ["all"] * len(tokens))
+        return np.asarray(rows, dtype=float).reshape(len(pids), len(tokens)), tokens, cats
+
+
+def _check_agrees(observed: np.ndarray, expected: Sequence[Any], what: str) -> None:
+    for o, e in zip(observed, expected):
+        if e is None:
+            if math.isfinite(o):
+                raise Unavailable(f"{what}: per-text sums give {o!r} where the results have a non-finite loss")
+        elif not (math.isfinite(o) and abs(o - float(e)) <= _REL_TOL * max(1.0, abs(float(e)))):
+            raise Unavailable(f"{what}: per-text sums give {o!r}, the results {e!r}")
+
+
+def sweep_uncertainty(out_dir: Path, results: dict, replicates: int = DEFAULT_REPLICATES,
+                      level: float = DEFAULT_LEVEL, seed: int = 0, stratify: bool = True,
+                      max_distance: float | None = None, points: PointFiles | None = None,
+                      line_index: str = "line") -> dict:
+    """Paired bootstrap of one line sweep from the per-point files of ``out_dir``.
+
+    General loss: the line ``L(α)``, and the squaring/compositional curves when planned (all
+    from the same draws, so their crossings of L(0) are resampled coherently). Task loss (the
+    task of the swept direction): intervals and arg-min, no crossings (the analysis reports
+    none). The observed values are the results' own losses; the per-text sums must reproduce
+    them or the bootstrap is reported unavailable. Returns ``{"available": False, "reason"}``
+    when the data are not on disk.
+
+    ``line_index`` picks the samples of L: "line" (the planned α grid, what the analysis uses
+    today) or "all" (every evaluated point on the line, refinement points included, sorted by
+    coefficient; the x's are then the points' coefficients). The task curve stays on "line".
+    """
+    from .analysis import general_loss, task_loss
+    if results.get("kind") != "line":
+        return {"available": False, "reason": "only line sweeps are bootstrapped"}
+    points = points or PointFiles(out_dir)
+    pts, index = results["points"], results["index"]
+    alpha = [float(a) for a in results["alpha"]]
+    bp = int(results["base_point"])
+    direction = results["directions"][0]
+    task = (results.get("task_of") or {}).get(direction)
+    if line_index not in ("line", "all") or index.get(line_index) is None:
+        return {"available": False, "reason": f"no index {line_index!r} in the results"}
+    out: dict[str, Any] = {"available": True, "replicates": int(replicates), "level": float(level),
+                           "seed": int(seed), "stratified": bool(stratify), "max_distance": max_distance,
+                           "line_index": line_index}
+    try:
+        keys = ("line", "squaring", "compositional", line_index)
+        used = sorted({int(i) for key in keys for i in (index.get(key) or [])} | {bp})
+        col = {p: j for j, p in enumerate(used)}
+        nll, tokens, cats = points.matrix([pts[p]["id"] for p in used], "general")
+        _check_agrees(observed_losses(nll, tokens), [general_loss(pts[p]) for p in used], f"{results['sweep']} general")
+        strata = cats if stratify else None
+        counts = resample_counts(nll.shape[1], replicates, _set_seed(seed, "general"), strata)
+        reps = replicate_losses(nll, tokens, counts)
+        base, ref_reps = general_loss(pts[bp]), reps[:, col[bp]]
+        gen: dict[str, Any] = {"texts": int(nll.shape[1])}
+        for key, excl, label in (("line", (0.0,), "L(α)"), ("squaring", (0.0,), "L(2α)"),
+                                 ("compositional", (0.0, -1.0), "L(α+α²)")):
+            idx = index.get(line_index if key == "line" else key)
+            if idx is None:
+                gen[key] = None
+                continue
+            xs = (alpha if key != "line" or line_index == "line"
+                  else [float(pts[int(i)]["coefficients"][0]) for i in idx])
+            cols = [col[int(i)] for i in idx]
+            gen[key] = curve_uncertainty(xs, [general_loss(pts[int(i)]) for i in idx], base, reps[:, cols],
+                                         ref_reps, level, max_distance, excl, label=label)
+        out["general"] = gen
+        out["task"] = None
+        if task:
+            name = f"task:{task}"
+            line = [int(i) for i in index["line"]]
+            try:
+                tn, tt, tc = points.matrix([pts[p]["id"] for p in line + [bp]], name)
+            except Unavailable as exc:
+                out["task_reason"] = str(exc)
+            else:
+                _check_agrees(observed_losses(tn, tt), [task_loss(pts[p], task) for p in line + [bp]],
+                              f"{results['sweep']} {name}")
+                tcounts = resample_counts(tn.shape[1], replicates, _set_seed(seed, name),
+                                          tc if stratify else None)
+                treps = replicate_losses(tn, tt, tcounts)
+                out["task"] = curve_uncertainty(alpha, [task_loss(pts[p], task) for p in line],
+                                                task_loss(pts[bp], task), treps[:, :-1], treps[:, -1],
+                                                level, max_distance, crossings=False, label="task loss")
+                out["task"].update(task=task, texts=int(tn.shape[1]))
+    except Unavailable as exc:
+        return {"available": False, "reason": str(exc)}
+    return to_jsonable(out)
+
+
+def run_uncertainty(out_dir: Path, results: dict[str, dict], replicates: int = DEFAULT_REPLICATES,
+                    level: float = DEFAULT_LEVEL, seed: int = 0, stratify: bool = True,
+                    max_distance: float | None = None) -> dict[str, dict]:
+    """:func:`sweep_uncertainty` for every line sweep of a run; {} when there are no per-point files."""
+    out = Path(out_dir)
+    if not (out / "points").is_dir() or not (out / "eval_sets.json").is_file():
+        return {}
+    points = PointFiles(out)
+    return {name: sweep_uncertainty(out, res, replicates, level, seed, stratify, max_distance, points)
+            for name, res in results.items() if res.get("kind") == "line"}
