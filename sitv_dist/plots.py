@@ -147,5 +147,9 @@ def plot_sweep(results: dict, analysis: dict, plots_dir: Path) -> list[Path]:
         written = [plot_line(results, analysis, plots_dir / f"{name}_line.png"),
                    plot_categories(results, analysis, plots_dir / f"{name}_categories.png")]
     else:
-        written = [plot_grid(results, analysis, plots_dir / f"{name}_heatmap.png")]
+        from .grid_plots import plot_plane_slices, plot_slices, plot_surface
+        written = [plot_grid(results, analysis, plots_dir / f"{name}_heatmap.png"),
+                   plot_surface(analysis, plots_dir / f"{name}_surface.png"),
+                   plot_slices(analysis, plots_dir / f"{name}_slices.png"),
+                   plot_plane_slices(analysis, plots_dir / f"{name}_planes.png")]
     return [p for p in written if p is not None]
