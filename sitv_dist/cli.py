@@ -110,11 +110,19 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "finetune":
         from .config import save_config
+        from .distributed.where import from_env
         pipeline.preflight(cfg)
-        save_config(cfg, out / "config.resolved.yaml")
-        for name in args.task or pipeline.tasks_to_finetune(cfg):
+        names = args.task or pipeline.tasks_to_finetune(cfg)
+        for name in names:
             if cfg.task(name) is None:
                 raise ConfigError(f"--task: {name!r} is not a configured task")
+        place = from_env()
+        if place.launcher == "torchrun" or cfg.finetune.backend == "deepspeed":
+            from .distributed.train import run as finetune_ranks     # every rank trains, rank 0 writes
+            finetune_ranks(cfg, names, place, force=args.force)
+            return 0
+        save_config(cfg, out / "config.resolved.yaml")
+        for name in names:
             print(f"wrote {pipeline.finetune_task(cfg, out, name, force=args.force)}")
         return 0
     from .distributed.where import from_env

@@ -70,36 +70,11 @@ def derive_directions(cfg: ExperimentConfig, out: Path) -> list[Path]:
 
 
 def finetune_task(cfg: ExperimentConfig, out: Path, name: str, force: bool = False) -> Path:
-    """Fine-tune the base on one task, save the model, its history and its task vector."""
-    import torch
-
-    from . import taskvector
-    from .data import load_texts
-    from .finetune import train
-    from .modeling import load_model, load_tokenizer
-    tv_path = out / "task_vectors" / f"{name}.safetensors"
-    history_path = out / "finetune" / name / "history.json"
-    if tv_path.is_file() and history_path.is_file() and not force:
-        return tv_path
-    location = base_location(cfg, out)
-    index = next(i for i, t in enumerate(cfg.tasks) if t.name == name)
-    task = cfg.tasks[index]
-    texts = load_texts(task.train, key=f"tasks.{index}.train", embedded_name=name, split="train",
-                       text_field=task.text_field)
-    device = torch.device("cpu") if cfg.model.device == "auto" and not torch.cuda.is_available() else None
-    with timed(out, f"finetune:{name}"):
-        tokenizer = load_tokenizer(location)
-        model = load_model(location, cfg.model, device, dtype="float32")
-        history = train(model, tokenizer, texts, cfg.finetune, seed=cfg.seed, desc=f"finetune {name}")
-        history["task"] = name
-        model.save_pretrained(out / "finetune" / name / "model")
-        tokenizer.save_pretrained(out / "finetune" / name / "model")
-        write_json(history_path, history)
-    with timed(out, f"taskvector:{name}"):
-        base = load_model(location, cfg.model, next(model.parameters()).device, dtype="float32")
-        taskvector.save(tv_path, taskvector.difference(base, model), location,
-                        str(out / "finetune" / name / "model"))
-    return tv_path
+    """Fine-tune the base on one task, save the model, its history and its task vector; resumes
+    from OUT/finetune/<task>/checkpoint/ (finetune.checkpoint_every). In one process here; under
+    torchrun every rank calls it (sitv_dist.distributed.train) and rank 0 writes."""
+    from .finetune import finetune_task as run_task
+    return run_task(cfg, out, name, force=force)
 
 
 def preflight(cfg: ExperimentConfig) -> None:

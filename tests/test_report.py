@@ -119,7 +119,7 @@ def test_write_report_files(out_dir: Path):
     assert on_disk["dedupe"] == {"requested_evaluations": 144, "unique_points": 120, "saved": 24,
                                  "saved_fraction": pytest.approx(24 / 144)}
     pngs = [p for paths in on_disk["plots"].values() for p in paths]
-    assert len(pngs) == 3  # line, categories, heatmap
+    assert len(pngs) == 5  # line, categories; grid: heatmap, surface, slices
     for p in pngs:
         assert p.startswith("plots/") and (out_dir / p).stat().st_size > 1000
     md = (out_dir / "report.md").read_text()
