@@ -96,10 +96,9 @@ def main() -> None:
 
     alphas = axis(-0.5, 1.5, args.alphas)
     start = time.perf_counter()
-    ref_l0 = None
     for a in alphas:
         rewrite(a)
-        general = reference_loss(model, tok, raw["general"])
+        reference_loss(model, tok, raw["general"])
         reference_loss(model, tok, raw["task:sentiment_positive"])
         reference_loss(model, tok, raw["task:sentiment_negative"])
         for members in cats.values():
@@ -108,9 +107,9 @@ def main() -> None:
         reference_loss(model, tok, raw["general"])
         rewrite(a + a * a)
         reference_loss(model, tok, raw["general"])
-        if a == 0.0:
-            ref_l0 = general
     t_ref = time.perf_counter() - start
+    rewrite(0.0)
+    ref_l0 = reference_loss(model, tok, raw["general"])
 
     # reload per point (subset, then per point)
     subset = plan["points"][: args.reload_points]
