@@ -20,17 +20,23 @@ def resolve_device(spec: str = "auto") -> torch.device:
     return torch.device(spec)
 
 
+def local_or_hub(location: str) -> str:
+    """A local directory (with ~ expanded), or the string as a hub id."""
+    path = Path(location).expanduser()
+    return str(path) if path.is_dir() else location
+
+
 def model_location(cfg: ExperimentConfig) -> str:
     """Where the base model is loaded from; builds (or reuses) the embedded model if asked."""
     if cfg.model.name_or_path == "embedded":
         from .embedded.build import ensure_embedded
         return str(ensure_embedded(cfg.embedded, seed=cfg.seed))
-    return cfg.model.name_or_path
+    return local_or_hub(cfg.model.name_or_path)
 
 
 def load_tokenizer(location: str):
     from transformers import AutoTokenizer
-    return with_pad_token(AutoTokenizer.from_pretrained(location))
+    return with_pad_token(AutoTokenizer.from_pretrained(local_or_hub(location)))
 
 
 def with_pad_token(tok):
@@ -46,7 +52,7 @@ def load_model(location: str, model_cfg: ModelConfig, device: torch.device | Non
     kwargs = {"dtype": DTYPE[dtype or model_cfg.dtype]}
     if model_cfg.gguf_file:
         kwargs["gguf_file"] = model_cfg.gguf_file
-    model = AutoModelForCausalLM.from_pretrained(location, **kwargs)
+    model = AutoModelForCausalLM.from_pretrained(local_or_hub(location), **kwargs)
     model.config.use_cache = False
     return model.to(device or resolve_device(model_cfg.device)).eval()
 

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from .analysis import analyse, to_jsonable
+from .refine import refined_summary
 from .plots import plot_sweep
 
 NO_CROSSING = "no sign change of L(α) − L(0) in the sampled range"
@@ -97,6 +98,8 @@ def build_analysis(run: dict) -> dict:
     return to_jsonable({
         "schema": "sitv-dist/analysis/1",
         "sweeps": {name: analyse(res) for name, res in run["results"].items()},
+        "refined": {name: summary for name, res in run["results"].items()
+                    if (summary := refined_summary(res)) is not None},
         "dedupe": dedupe_summary(run["plan"]),
         "timing": timing_summary(run["timings"], run["results"]),
         "training": {task: history_summary(h) for task, h in run["histories"].items()},
@@ -377,13 +380,34 @@ def _dedupe(an: dict) -> list[str]:
             f"({_f(None if d['saved_fraction'] is None else 100 * d['saved_fraction'])} %).", ""]
 
 
+def _refined(an: dict) -> list[str]:
+    """Crossings and minima over every point on each line, refinement points included."""
+    lines = ["## Refined crossings and minima", ""]
+    for name, r in sorted((an.get("refined") or {}).items()):
+        lines += [f"### {name}", "", f"{r['samples']} points on the line, {r['refined']} of them added by "
+                  "refinement rounds. Each location is bracketed by the two points around it.", ""]
+        if r["crossings"]:
+            lines += ["| crossing of L(c) − L(0) at c | bracket | width | direction |", "|---|---|---|---|"]
+            lines += [f"| {_f(c['x'])} | [{_f(c['bracket'][0])}, {_f(c['bracket'][1])}] | {_f(c['width'])} | "
+                      f"{c['direction']} |" for c in r["crossings"]]
+        else:
+            lines.append("no sign change of L(c) − L(0) over the sampled coefficients")
+        lines.append("")
+        for label, key in (("general", "minima"), ("task", "task_minima")):
+            for m in r.get(key) or []:
+                lines.append(f"- local minimum of the {label} loss {_f(m['loss'])} at c = {_f(m['x'])}, "
+                             f"bracket [{_f(m['bracket'][0])}, {_f(m['bracket'][1])}]")
+        lines.append("")
+    return lines
+
+
 def render_report(run: dict, an: dict) -> str:
     """Markdown text of the report, sections in a fixed order."""
     parts = [["# sitv-dist report", ""], _summary(an), _configuration(run), _timing(an), _training(an),
              _results(an), _curve_section(an, "Crossings", None, "L(α)"),
              _curve_section(an, "Squaring test", "squaring", "L(2α)", "2α"),
              _curve_section(an, "Compositional test", "compositional", "L(α+α²)", "α+α²"),
-             _uncertainty(an), _preference(an), _categories(an), _grids(an), _plots(an), _dedupe(an)]
+             _refined(an), _uncertainty(an), _preference(an), _categories(an), _grids(an), _plots(an), _dedupe(an)]
     parts = parts[:1] + [p + ["No sweeps of this kind in this run.", ""] if len(p) == 2 else p
                          for p in parts[1:]]
     return "\n".join(line for part in parts for line in part).rstrip() + "\n"

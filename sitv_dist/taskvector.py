@@ -86,7 +86,8 @@ def file_shapes(path: Path) -> dict[str, tuple]:
 def model_shapes(location: str, gguf_file: str = "") -> dict[str, tuple]:
     """Parameter names and shapes of a model, from its config alone (meta device, no weights)."""
     from transformers import AutoConfig, AutoModelForCausalLM
-    config = AutoConfig.from_pretrained(location, **({"gguf_file": gguf_file} if gguf_file else {}))
+    from .modeling import local_or_hub
+    config = AutoConfig.from_pretrained(local_or_hub(location), **({"gguf_file": gguf_file} if gguf_file else {}))
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(config)
     return {n: tuple(p.shape) for n, p in parameters(model).items()}

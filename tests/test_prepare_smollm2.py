@@ -4,7 +4,6 @@ no 93 MB package needed. Skipped when `gguf` is not installed."""
 from __future__ import annotations
 
 import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np

@@ -44,6 +44,8 @@ def test_sitv_run_end_to_end(tmp_path, capsys):
     losses = [res["points"][i]["general"]["loss"] for i in res["index"]["line"]]
     best = min(range(5), key=lambda k: losses[k])
     assert f"{res['alpha'][best]:.4f}" in row and f"{losses[best]:.4f}" in row
+    refined = analysis["refined"]["line_qa_factual"]
+    assert refined["samples"] == len(res["index"]["all"]) and "## Refined crossings and minima" in report
     plan = json.loads((out / "plan.json").read_text())
     assert plan["requested_evaluations"] > plan["unique_points"]
     assert str(plan["requested_evaluations"] - plan["unique_points"]) in report
