@@ -45,9 +45,15 @@ def wait_until(predicate, timeout, what):
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+ENDED = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE"}
+
+
 def array_finished(job_id):
-    out = subprocess.run(["squeue", "-h", "-j", job_id.split("_")[0]], capture_output=True, text=True)
-    return out.returncode == 0 and not out.stdout.strip()
+    """Every task of the array in a final state. Not `squeue` being empty: a task between
+    its requeue and its restart is in state REQUEUED, which squeue does not list."""
+    out = subprocess.run(["scontrol", "-o", "show", "job", job_id.split("_")[0]], capture_output=True, text=True)
+    states = re.findall(r"JobState=(\S+)", out.stdout)
+    return out.returncode == 0 and bool(states) and set(states) <= ENDED
 
 
 def points_of_shard(out, plan, shard):
@@ -114,7 +120,8 @@ def test_preempted_task_is_requeued_and_resumes(toy, tmp_path, slurm_cluster):
     wait_until(lambda: array_finished(victim), 300, "the array job, with the requeued task, to end")
     info = subprocess.run(["scontrol", "show", "job", victim], capture_output=True, text=True).stdout
     restarts = int(re.search(r"Restarts=(\d+)", info).group(1))
-    assert restarts >= 1 and "JobState=COMPLETED" in info
+    state = re.search(r"JobState=(\S+)", info).group(1)
+    assert restarts >= 1 and state == "COMPLETED", (restarts, state)
     assert len(done_ids(out, plan)) == plan["unique_points"]
     counts = evaluation_counts(out)
     recomputed = sum(c - 1 for c in counts.values() if c > 1)
