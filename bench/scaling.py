@@ -4,8 +4,11 @@ array (4 tasks, at most 2 at once), measured side by side in one run, one thread
     eval "$(slurm/local-cluster.sh start)"   # a real Slurm for the third case
     python bench/scaling.py [--texts 48] [--out /tmp/sitv-bench-scaling]
 
-Prints the times, points/s, speed-up and parallel efficiency against 1 worker, and checks
-that the three launchers produced bitwise-identical losses.
+Prints the times, points/s, speed-up and parallel efficiency against 1 worker, checks that
+the three launchers produced bitwise-identical losses, and the cost model
+t = t_start + points/workers × t_point of each run (t_point: the steady wall time per point
+of one worker process, from the evaluation log; t_start: the rest: process start, imports,
+model load, tokenization, and for Slurm submission and scheduling, per wave of tasks).
 """
 from __future__ import annotations
 
@@ -38,11 +41,22 @@ def timed_sweep(root: Path, name: str, texts: int, vectors: dict, extra: list[st
     out = root / name
     shutil.rmtree(out, ignore_errors=True)
     cfg = load_config(None, base_overrides(out, texts) + [f"sweep.task_vectors={json.dumps(vectors)}"] + extra)
+    pipeline.plan_sweep(cfg, out)           # planning (hashing the eval data) is not the launcher's cost
     start = time.perf_counter()
     stats = pipeline.sweep(cfg, out, progress=False)
     elapsed = time.perf_counter() - start
     assert stats["complete"], f"{name}: {stats}"
     return elapsed, out
+
+
+def per_process_rate(out: Path) -> float:
+    """Median over worker processes of their steady wall time per point (evaluation log)."""
+    stamps = {}
+    for line in (out / "logs" / "evaluations.tsv").read_text().splitlines():
+        _, _, proc, t = line.split("\t")
+        stamps.setdefault(proc, []).append(float(t))
+    rates = sorted((max(s) - min(s)) / (len(s) - 1) for s in stamps.values() if len(s) > 1)
+    return rates[len(rates) // 2]
 
 
 def losses(out: Path) -> dict:
@@ -63,7 +77,7 @@ def main() -> None:
     cases = [("1 worker", "one", []),
              ("2 workers", "two", ["sweep.workers=2", "sweep.num_shards=2"]),
              ("slurm 4 tasks %2", "slurm", ["sweep.launcher=slurm", "slurm.tasks=4", "slurm.array_parallelism=2",
-                                            "slurm.poll_s=0.5", "slurm.time_min=60"])]
+                                            "slurm.poll_s=2", "slurm.time_min=60"])]
     rows = []
     for label, name, extra in cases:
         elapsed, out = timed_sweep(root, name, args.texts, vectors, extra)
@@ -77,7 +91,18 @@ def main() -> None:
         speedup = rows[0][1] / elapsed
         print(f"{label:<18}{elapsed:>9.1f}{points / elapsed:>10.1f}{speedup:>10.2f}"
               f"{speedup / workers[label]:>11.0%}{str(losses(out) == reference):>11}")
-
+    # t = t_start + points/workers × t_point, with t_point each run's steady wall per point and
+    # process (evaluation log) and t_start what remains of the wall time
+    print(f"cost model t = t_start + points/workers × t_point:")
+    for (label, elapsed, out), waves in zip(rows, (1, 1, 2)):
+        t_point = per_process_rate(out)
+        t_start = (elapsed - points / workers[label] * t_point) / waves
+        per = "per wave of array tasks" if waves > 1 else "per run"
+        print(f"  {label:<18} t_point {t_point * 1e3:6.1f} ms   t_start {t_start:5.1f} s {per}")
+    ideal = rows[0][1] / 2
+    print(f"2 workers against a perfect halving ({ideal:.1f} s): {rows[1][1] - ideal:+.1f} s, of which "
+          f"{points / 2 * (per_process_rate(rows[1][2]) - per_process_rate(rows[0][2])):+.1f} s from the slower "
+          f"per-point time with both cores busy")
 
 if __name__ == "__main__":
     main()

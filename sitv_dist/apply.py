@@ -4,6 +4,10 @@ Every point is computed from resident copies of the base and the task vectors, n
 stepping from the previous point (no drift, order-independent bits) and never by
 reloading the model. When the model is in lower precision than `apply_dtype`, the sum is
 formed in a scratch buffer at `apply_dtype` and rounded once into the parameter.
+
+The base copy is kept in the model's own dtype (it holds the model's values, so nothing is
+lost) and task vectors in whatever dtype they were loaded in; both are upcast exactly inside
+the add, which gives the same bits as upcasting them first and costs no extra memory.
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ class PointWriter:
         self.params = parameters(model)
         self.vectors = vectors
         self.dtype = apply_dtype
-        self.base = {n: p.detach().to(apply_dtype).clone() for n, p in self.params.items()}
+        self.base = {n: p.detach().clone() for n, p in self.params.items()}
         needs_scratch = [p for p in self.params.values() if p.dtype != apply_dtype]
         size = max((p.numel() for p in needs_scratch), default=0)
         device = next(iter(self.params.values())).device
@@ -30,12 +34,14 @@ class PointWriter:
         active = [(self.vectors[d], c) for d, c in coefficients.items() if c != 0.0]
         for name, p in self.params.items():
             target = p.data if p.dtype == self.dtype else self.scratch[:p.numel()].view(p.shape)
-            if not active:
-                target.copy_(self.base[name])
-            else:
+            base = self.base[name]
+            if active and base.dtype == target.dtype:
                 (first, c0), rest = active[0], active[1:]
-                torch.add(self.base[name], first[name], alpha=c0, out=target)
-                for vector, c in rest:
-                    target.add_(vector[name], alpha=c)
+                torch.add(base, first[name], alpha=c0, out=target)
+            else:       # nothing to add, or a low-precision base: upcast it into the target
+                target.copy_(base)
+                rest = active
+            for vector, c in rest:
+                target.add_(vector[name], alpha=c)
             if target is not p.data:
                 p.data.copy_(target)

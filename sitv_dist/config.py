@@ -287,7 +287,10 @@ class SweepConfig:
     num_shards: int = 1
     """Shards the planned points are split into (one per worker)."""
     apply_dtype: str = "float32"
-    """Precision of the resident base and task vectors used to write base + Σ cᵢTᵢ."""
+    """Precision in which base + Σ cᵢTᵢ is formed (then rounded once into the model's dtype)."""
+    vector_dtype: str = "float32"
+    """Storage precision of the resident task vectors: bfloat16 or float16 halve their memory
+    (upcast exactly while adding) but round T itself; see docs/performance.md for the cost."""
     refine_rounds: int = 3
     """Refinement rounds after the sweep: points added inside each sign-change bracket of
     L(c) − L(0) and around each interior minimum (general and task loss) of every line."""
@@ -312,6 +315,7 @@ class SweepConfig:
             raise ConfigError(f"{key}.threads_per_worker: must be >= 0, got {self.threads_per_worker}")
         _choice(self.derived_sets, ("general", "all"), f"{key}.derived_sets")
         _choice(self.apply_dtype, DTYPES, f"{key}.apply_dtype")
+        _choice(self.vector_dtype, DTYPES, f"{key}.vector_dtype")
         _positive(self.num_shards, f"{key}.num_shards")
         if len(set(self.directions)) != len(self.directions):
             raise ConfigError(f"{key}.directions: repeated direction in {self.directions}")

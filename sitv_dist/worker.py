@@ -59,6 +59,7 @@ def fingerprint(cfg: ExperimentConfig, location: str, tv_paths: dict[str, Path],
     h = hashlib.sha256()
     settings = {"model": _model_identity(location), "gguf": cfg.model.gguf_file, "dtype": cfg.model.dtype,
                 "apply_dtype": cfg.sweep.apply_dtype, "max_length": cfg.eval.max_length,
+                **({"vector_dtype": cfg.sweep.vector_dtype} if cfg.sweep.vector_dtype != "float32" else {}),
                 "batch_size": cfg.eval.batch_size}
     for name, path in sorted(tv_paths.items()):
         if not path.is_file():
@@ -85,11 +86,10 @@ class Worker:
         texts = eval_texts(cfg)
         self.sets = {name: build_eval_set(name, texts[name], tokenizer, cfg.eval.max_length,
                                           cfg.eval.batch_size, self.device) for name in plan["eval_sets"]}
-        apply_dtype = DTYPE[cfg.sweep.apply_dtype]
         paths = task_vector_paths(cfg, out_dir)
-        vectors = {d: taskvector.load(paths[d], self.model, f"sweep.task_vectors.{d}", self.device, apply_dtype)
-                   for d in plan["directions"]}
-        self.writer = PointWriter(self.model, vectors, apply_dtype)
+        vectors = {d: taskvector.load(paths[d], self.model, f"sweep.task_vectors.{d}", self.device,
+                                      DTYPE[cfg.sweep.vector_dtype]) for d in plan["directions"]}
+        self.writer = PointWriter(self.model, vectors, DTYPE[cfg.sweep.apply_dtype])
         write_json(self.out_dir / "eval_sets.json", {
             name: {"texts": len(s.categories), "tokens": s.tokens.tolist(), "categories": s.categories}
             for name, s in self.sets.items()}, indent=None)

@@ -47,3 +47,25 @@ def test_bf16_model_rounds_once_from_fp32(toy):
         expected = torch.add(parameters(base32)[name].detach().to(torch.bfloat16).float(), T[name], alpha=0.7)
         assert p.dtype == torch.bfloat16
         assert torch.equal(p, expected.to(torch.bfloat16)), name
+
+
+def test_low_precision_vectors_are_upcast_exactly_and_base_stays_in_model_dtype(toy):
+    base32, ft = load(toy["base"]), load(toy["ft"])
+    T = difference(base32, ft)
+    T16 = {k: v.to(torch.bfloat16) for k, v in T.items()}
+    snapshot = {k: v.detach().clone() for k, v in parameters(base32).items()}
+    writer = PointWriter(base32, {"t": T16, "u": T16})
+    writer.apply({"t": 0.9, "u": -0.2})
+    for name, p in parameters(base32).items():
+        upcast_first = torch.add(snapshot[name], T16[name].float(), alpha=0.9).add_(T16[name].float(), alpha=-0.2)
+        assert torch.equal(p, upcast_first), name
+        # rounding T to bf16 moves each entry by at most 2^-8 of |T| (times |c|)
+        exact = snapshot[name] + 0.7 * T[name]
+        assert torch.all((p - exact).abs() <= 0.7 * T[name].abs() * 2 ** -8 + 1e-6), name
+    model = load(toy["base"], "bfloat16")
+    writer = PointWriter(model, {"t": T16}, torch.float32)
+    assert {b.dtype for b in writer.base.values()} == {torch.bfloat16}       # no fp32 copy of the base
+    writer.apply({"t": -1.25})
+    for name, p in parameters(model).items():
+        expected = torch.add(snapshot[name].to(torch.bfloat16).float(), T16[name].float(), alpha=-1.25)
+        assert torch.equal(p, expected.to(torch.bfloat16)), name

@@ -76,6 +76,24 @@ def test_results_do_not_depend_on_order_or_number_of_shards(toy, tmp_path):
             assert entry["loss"] == b[pid]["sets"][name]["loss"]
 
 
+def test_bf16_task_vectors_are_a_separate_experiment_close_to_float32(toy, tmp_path):
+    f32, b16 = tmp_path / "f32", tmp_path / "b16"
+    pipeline.sweep(load_config(make_config(toy, tmp_path, f32)), f32, progress=False)
+    cfg = load_config(make_config(toy, tmp_path, b16), ["sweep.vector_dtype=bfloat16"])
+    pipeline.sweep(cfg, b16, progress=False)
+    assert load_plan(f32)["fingerprint"] != load_plan(b16)["fingerprint"]     # never mixed with fp32 results
+    a, b = records(f32), records(b16)
+    assert set(a) == set(b)
+    changed = 0
+    for pid in a:
+        for name, entry in a[pid]["sets"].items():
+            other = b[pid]["sets"][name]["loss"]
+            assert other == pytest.approx(entry["loss"], rel=2e-3, abs=1e-3), (pid, name)
+            changed += other != entry["loss"]
+    assert changed > 0                          # T really was rounded: some losses moved
+    base = next(pid for pid in a if not any(a[pid]["coefficients"].values()))
+    assert a[base]["sets"]["general"]["per_text_nll"] == b[base]["sets"]["general"]["per_text_nll"]   # L(0) exact
+
 def test_missing_points_are_listed_and_no_results_written(toy, tmp_path):
     out = tmp_path / "partial"
     cfg = load_config(make_config(toy, tmp_path, out, num_shards=2))

@@ -38,8 +38,9 @@ def run_processes(cfg: ExperimentConfig, out: Path, plan: dict, workers: int, th
     total = len(plan["points"])
     with tqdm(total=total, desc=f"sweep ({workers} workers)", disable=not progress, unit="pt") as bar:
         while any(p.is_alive() for p in procs):
-            bar.n = min(total, sum(1 for _ in points.glob("p*.json"))) if points.is_dir() else 0
-            bar.refresh()
+            if progress:
+                bar.n = min(total, sum(1 for _ in points.glob("p*.json"))) if points.is_dir() else 0
+                bar.refresh()
             time.sleep(0.5)
     bad = [k for k, p in enumerate(procs) if p.exitcode != 0]
     return {"workers": workers, "failed_workers": bad}

@@ -86,7 +86,8 @@ def wait(jobs: list[submitit.Job], out: Path, plan: dict, poll_s: float, progres
     total = len(plan["points"])
     with tqdm(total=total, desc=f"slurm ({len(jobs)} tasks)", disable=not progress, unit="pt") as bar:
         while True:
-            finished = [job.done(force_check=True) for job in jobs]
+            jobs[0].watcher.update()    # one sacct call per poll refreshes every job's state
+            finished = [job.done() for job in jobs]
             bar.n = min(total, sum(1 for _ in points.glob("p*.json"))) if points.is_dir() else 0
             bar.refresh()
             if all(finished):
