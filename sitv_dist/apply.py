@@ -31,6 +31,9 @@ class PointWriter:
     @torch.no_grad()
     def apply(self, coefficients: dict[str, float]) -> None:
         """Set every parameter to base + Σ c·T (zero coefficients skipped; order as given)."""
+        missing = [d for d, c in coefficients.items() if c != 0.0 and d not in self.vectors]
+        if missing:
+            raise KeyError(f"task vector(s) {missing} were not loaded by this worker")
         active = [(self.vectors[d], c) for d, c in coefficients.items() if c != 0.0]
         for name, p in self.params.items():
             target = p.data if p.dtype == self.dtype else self.scratch[:p.numel()].view(p.shape)

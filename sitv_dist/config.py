@@ -153,6 +153,9 @@ class FinetuneConfig:
     """Tokens per training text after truncation."""
     max_steps: int = 0
     """Stop after this many optimizer steps (0: no limit)."""
+    threads: int = 0
+    """Torch CPU threads while fine-tuning in this process (0: torch's default; e.g. 1 on a
+    shared machine). torchrun ranks use OMP_NUM_THREADS."""
     checkpoint_every: int = 0
     """Write a resumable checkpoint (model, optimizer, schedule, data position, RNG, best-so-far, history) to
     OUT/finetune/<task>/checkpoint/ every this many optimizer steps; a restarted run resumes from it (0: off)."""
@@ -182,7 +185,7 @@ class FinetuneConfig:
             raise ConfigError(f"{key}.val_fraction: must be between 0 and 1 (exclusive), got {self.val_fraction}")
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise ConfigError(f"{key}.warmup_ratio: must be in [0, 1), got {self.warmup_ratio}")
-        for name in ("weight_decay", "max_grad_norm", "min_delta", "max_steps", "patience"):
+        for name in ("weight_decay", "max_grad_norm", "min_delta", "max_steps", "patience", "threads"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{key}.{name}: must be >= 0, got {getattr(self, name)}")
 

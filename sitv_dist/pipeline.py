@@ -73,8 +73,16 @@ def finetune_task(cfg: ExperimentConfig, out: Path, name: str, force: bool = Fal
     """Fine-tune the base on one task, save the model, its history and its task vector; resumes
     from OUT/finetune/<task>/checkpoint/ (finetune.checkpoint_every). In one process here; under
     torchrun every rank calls it (sitv_dist.distributed.train) and rank 0 writes."""
+    import torch
+
     from .finetune import finetune_task as run_task
-    return run_task(cfg, out, name, force=force)
+    before = torch.get_num_threads()
+    if cfg.finetune.threads:
+        torch.set_num_threads(cfg.finetune.threads)
+    try:
+        return run_task(cfg, out, name, force=force)
+    finally:
+        torch.set_num_threads(before)       # the sweep that follows sets its own
 
 
 def preflight(cfg: ExperimentConfig) -> None:

@@ -75,9 +75,12 @@ def fingerprint(cfg: ExperimentConfig, location: str, tv_paths: dict[str, Path],
 
 
 class Worker:
-    """Holds the model, the resident base and task vectors, and the tokenized eval sets."""
+    """Holds the model, the resident base and task vectors, and the tokenized eval sets.
+    Only the task vectors that `points` (default: the whole plan) move along are loaded:
+    memory is model + base + the vectors this worker really needs."""
 
-    def __init__(self, cfg: ExperimentConfig, out_dir: Path, plan: dict, device: torch.device | None = None):
+    def __init__(self, cfg: ExperimentConfig, out_dir: Path, plan: dict, device: torch.device | None = None,
+                 points: list[dict] | None = None):
         self.cfg, self.out_dir, self.plan = cfg, Path(out_dir), plan
         self.device = device or resolve_device(cfg.model.device)
         location = model_location(cfg)
@@ -87,8 +90,10 @@ class Worker:
         self.sets = {name: build_eval_set(name, texts[name], tokenizer, cfg.eval.max_length,
                                           cfg.eval.batch_size, self.device) for name in plan["eval_sets"]}
         paths = task_vector_paths(cfg, out_dir)
+        points = plan["points"] if points is None else points
+        used = [d for i, d in enumerate(plan["directions"]) if any(p["coefficients"][i] != 0.0 for p in points)]
         vectors = {d: taskvector.load(paths[d], self.model, f"sweep.task_vectors.{d}", self.device,
-                                      DTYPE[cfg.sweep.vector_dtype]) for d in plan["directions"]}
+                                      DTYPE[cfg.sweep.vector_dtype]) for d in used}
         self.writer = PointWriter(self.model, vectors, DTYPE[cfg.sweep.apply_dtype])
         write_json(self.out_dir / "eval_sets.json", {
             name: {"texts": len(s.categories), "tokens": s.tokens.tolist(), "categories": s.categories}
@@ -124,7 +129,7 @@ def run_shards(cfg: ExperimentConfig, out_dir: Path, plan: dict, shards: list[in
              "failed": 0, "evaluated_ids": []}
     if not todo:
         return stats
-    worker = Worker(cfg, out_dir, plan, device)
+    worker = Worker(cfg, out_dir, plan, device, todo)
     for point in tqdm(todo, desc=f"sweep shards {shards[0]}..{shards[-1]}" if len(shards) > 1 else f"sweep shard {shards[0]}",
                       disable=not progress, unit="pt"):
         try:

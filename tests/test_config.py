@@ -38,6 +38,8 @@ def test_set_overrides_nested_and_list_items(tmp_path):
     ("", ["sweep.directions=[nope]"], "sweep.directions: unknown direction 'nope'"),
     ("", ["sweep.task_vectors={x: /no/such.safetensors}"], "sweep.task_vectors.x"),
     ("", ["model.dtype=float8"], "model.dtype"),
+    ("", ["sweep.vector_dtype=int8"], "sweep.vector_dtype"),
+    ("", ["finetune.threads=-1"], "finetune.threads: must be >= 0"),
     ("", ["sweep.grids.0.directions=[qa_factual]"], "sweep.grids.0.directions"),
     ("model:\n  name_or_path: ./no-such-model-dir/\n", [], "model.name_or_path"),
 ])

@@ -94,6 +94,25 @@ def test_bf16_task_vectors_are_a_separate_experiment_close_to_float32(toy, tmp_p
     base = next(pid for pid in a if not any(a[pid]["coefficients"].values()))
     assert a[base]["sets"]["general"]["per_text_nll"] == b[base]["sets"]["general"]["per_text_nll"]   # L(0) exact
 
+def test_worker_loads_only_the_task_vectors_its_points_move_along(toy, tmp_path):
+    from sitv_dist.worker import Worker
+    out = tmp_path / "two"
+    cfg = load_config(make_config(toy, tmp_path, out, grid_num=3))
+    pipeline.sweep(cfg, out, progress=False)
+    plan = load_plan(out)
+    assert plan["directions"] == ["mytask", "other"]
+    line = [p for p in plan["points"] if p["coefficients"][0] != 0.0 and p["coefficients"][1] == 0.0]
+    worker = Worker(cfg, out, plan, torch.device("cpu"), line)
+    assert set(worker.writer.vectors) == {"mytask"}
+    stored = records(out)
+    for point in line[:3]:
+        record = worker.evaluate(point)
+        for name, entry in record["sets"].items():
+            assert entry["per_text_nll"] == stored[point["id"]]["sets"][name]["per_text_nll"]
+    grid_point = next(p for p in plan["points"] if all(p["coefficients"]))
+    with pytest.raises(KeyError, match="other"):
+        worker.evaluate(grid_point)
+
 def test_missing_points_are_listed_and_no_results_written(toy, tmp_path):
     out = tmp_path / "partial"
     cfg = load_config(make_config(toy, tmp_path, out, num_shards=2))
