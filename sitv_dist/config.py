@@ -178,7 +178,7 @@ class FinetuneConfig:
         if self.backend == "deepspeed":
             _require(self.deepspeed_config, f"{key}.deepspeed_config",
                      "give a DeepSpeed JSON, e.g. configs/deepspeed/zero2.json")
-            from .finetune import read_deepspeed_json
+            from .finetune_backends import read_deepspeed_json
             read_deepspeed_json(Path(self.deepspeed_config).expanduser(), f"{key}.deepspeed_config")
         _positive(self.lr, f"{key}.lr")
         if not 0.0 < self.val_fraction < 1.0:

@@ -12,8 +12,9 @@ import torch
 from conftest import SENTENCES
 from sitv_dist.config import ConfigError, FinetuneConfig, load_config
 from sitv_dist.data import Text
-from sitv_dist.finetune import (deepspeed_config, epoch_layout, fit, global_batch, latest_checkpoint,
-                                steps_per_epoch, train_sampler)
+from sitv_dist.finetune import epoch_layout, fit, steps_per_epoch, train_sampler
+from sitv_dist.finetune_backends import deepspeed_config, global_batch
+from sitv_dist.finetune_checkpoint import latest_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 
