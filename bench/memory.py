@@ -13,6 +13,8 @@ Part 2 (accuracy): the embedded model and a short sentiment_positive fine-tune, 
 itself in bfloat16): the largest change of the general and task loss against float32.
 
     python bench/memory.py [--hidden 512,1024,1536] [--smollm2 ~/.cache/sitv-dist/smollm2-135m-instruct]
+    python bench/memory.py --skip-memory --accuracy-model ~/.cache/sitv-dist/smollm2-135m-instruct \
+        --accuracy-alphas 9 --accuracy-steps 10            # the accuracy table on SmolLM2-135M
 """
 from __future__ import annotations
 
@@ -176,10 +178,11 @@ def memory_table(args) -> None:
 def accuracy_table(args) -> None:
     from sitv_dist import pipeline
     from sitv_dist.config import load_config
-    root = Path(args.out) / "accuracy"
-    base = [f"out_dir={root / 'finetune'}", "finetune.max_steps=30", "finetune.epochs=1", f"eval.max_texts={args.texts}",
-            "tasks=[{name: sentiment_positive}]", "sweep.directions=[sentiment_positive]", "sweep.grids=[]",
-            "sweep.refine_rounds=0", "sweep.alpha={start: -0.5, stop: 1.5, num: 21}"]
+    root = Path(args.out) / ("accuracy" if args.accuracy_model == "embedded" else f"accuracy-{Path(args.accuracy_model).name}")
+    base = [f"out_dir={root / 'finetune'}", f"model.name_or_path={args.accuracy_model}",
+            f"finetune.max_steps={args.accuracy_steps}", "finetune.epochs=1", "finetune.max_length=64",
+            f"eval.max_texts={args.texts}", "tasks=[{name: sentiment_positive}]", "sweep.directions=[sentiment_positive]",
+            "sweep.grids=[]", "sweep.refine_rounds=0", f"sweep.alpha={{start: -0.5, stop: 1.5, num: {args.accuracy_alphas}}}"]
     cfg = load_config(None, base)
     tv = pipeline.finetune_task(cfg, pipeline.out_dir(cfg), "sentiment_positive")
     curves = {}
@@ -194,7 +197,7 @@ def accuracy_table(args) -> None:
             rec = json.loads(p.read_text())
             curves[label][rec["coefficients"]["sentiment_positive"]] = {k: v["loss"] for k, v in rec["sets"].items()}
     ref = curves["float32"]
-    print(f"\nAccuracy cost of lower precision (embedded model, sentiment_positive, {len(ref)} points on the "
+    print(f"\nAccuracy cost of lower precision ({args.accuracy_model}, sentiment_positive, {len(ref)} points on the "
           f"line α ∈ [-0.5, 1.5] incl. 2α and α+α²), max over points of |L - L_float32|:")
     print(f"{'stored in lower precision':<28}{'general':>12}{'task':>12}{'rel. general':>14}{'argmin α moved':>16}")
     for label, curve in curves.items():
@@ -220,11 +223,16 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=1, help="points evaluated per setting")
     parser.add_argument("--out", default="/tmp/sitv-bench-memory")
     parser.add_argument("--skip-accuracy", action="store_true")
+    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--accuracy-model", default="embedded", help="model of the accuracy table (a local directory)")
+    parser.add_argument("--accuracy-alphas", type=int, default=21)
+    parser.add_argument("--accuracy-steps", type=int, default=30, help="fine-tune steps giving T")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child(json.loads(args.child))
-    memory_table(args)
+    if not args.skip_memory:
+        memory_table(args)
     if not args.skip_accuracy:
         accuracy_table(args)
 
