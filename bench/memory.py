@@ -60,7 +60,7 @@ def child(spec: dict) -> None:
     from sitv_dist import pipeline
     from sitv_dist.config import load_config
     from sitv_dist.worker import Worker
-    import transformers.models.llama.modeling_llama  # noqa: F401 — library code is not the worker's data
+    import transformers.models.llama.modeling_llama  # noqa: F401  (library code is not the worker's data)
     from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: F401
     torch.set_num_threads(2)
     cfg = load_config(None, [f"out_dir={spec['out']}", f"model.dtype={spec['model_dtype']}",

@@ -30,10 +30,9 @@ import torch
 from sitv_dist import pipeline, taskvector
 from sitv_dist.apply import PointWriter
 from sitv_dist.config import load_config
-from sitv_dist.data import load_texts
 from sitv_dist.evaluation import build_eval_set, per_text_nll
 from sitv_dist.modeling import load_model, load_tokenizer, model_location, parameters
-from sitv_dist.plan import axis, coef
+from sitv_dist.plan import axis
 from sitv_dist.store import read_point
 from sitv_dist.worker import eval_texts
 

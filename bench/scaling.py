@@ -93,7 +93,7 @@ def main() -> None:
               f"{speedup / workers[label]:>11.0%}{str(losses(out) == reference):>11}")
     # t = t_start + points/workers × t_point, with t_point each run's steady wall per point and
     # process (evaluation log) and t_start what remains of the wall time
-    print(f"cost model t = t_start + points/workers × t_point:")
+    print("cost model t = t_start + points/workers × t_point:")
     for (label, elapsed, out), waves in zip(rows, (1, 1, 2)):
         t_point = per_process_rate(out)
         t_start = (elapsed - points / workers[label] * t_point) / waves
