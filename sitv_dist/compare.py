@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
-from . import uncertainty  # noqa: E402
+from . import sweep_uncertainty, uncertainty  # noqa: E402
 from .analysis import analyse, as_array, to_jsonable  # noqa: E402
 from .report import _f, _table, _write_atomic  # noqa: E402
 
@@ -394,7 +394,7 @@ def compare(out_dirs: Sequence[Path], dest: Path, replicates: int = uncertainty.
     for label, out, cfg in zip(labels, outs, cfgs):
         results = {p.stem: _read_json(p) for p in sorted((out / "results").glob("*.json"))}
         has_points = (out / "points").is_dir() and (out / "eval_sets.json").is_file()
-        points = uncertainty.PointFiles(out) if has_points else None
+        points = sweep_uncertainty.PointFiles(out) if has_points else None
         exp = {"label": label, "out_dir": str(out), "model": (cfg.get("model") or {}).get("name_or_path")
                if isinstance(cfg.get("model"), dict) else None, "line_sweeps": [], "grid_sweeps": [],
                "bootstrap": False}
@@ -403,7 +403,7 @@ def compare(out_dirs: Sequence[Path], dest: Path, replicates: int = uncertainty.
             if res.get("kind") == "line":
                 unc = None
                 if points is not None and replicates > 0:
-                    unc = uncertainty.sweep_uncertainty(out, res, replicates, level, seed, stratify, points=points)
+                    unc = sweep_uncertainty.sweep_uncertainty(out, res, replicates, level, seed, stratify, points=points)
                 row = line_row(label, out, cfg, sweep, an, unc)
                 lines.append(row)
                 exp["line_sweeps"].append(sweep)

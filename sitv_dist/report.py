@@ -424,7 +424,7 @@ def write_report(out_dir: Path, bootstrap: int = 1000, level: float = 0.95, seed
     run = load_run(out)
     an = build_analysis(run)
     if bootstrap > 0:
-        from .uncertainty import run_uncertainty
+        from .sweep_uncertainty import run_uncertainty
         unc = run_uncertainty(out, run["results"], replicates=bootstrap, level=level, seed=seed)
         if unc:
             an["uncertainty"] = unc

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sitv_dist import sweep_uncertainty as S
 from sitv_dist import uncertainty as U
 from sitv_dist.analysis import analyse, find_crossings
 from sitv_dist.config import ExperimentConfig, RangeConfig, SweepConfig, TaskConfig
@@ -261,7 +262,7 @@ def test_sweep_uncertainty_from_out_dir(tmp_path):
     out = build_run(tmp_path / "run")
     res = json.loads((out / "results" / "line_alpha_task.json").read_text())
     an = analyse(res)
-    unc = U.sweep_uncertainty(out, res, replicates=400, seed=3)
+    unc = S.sweep_uncertainty(out, res, replicates=400, seed=3)
     assert unc["available"], unc
     line = unc["general"]["line"]
     assert line["ref"] == res["base_loss"]
@@ -280,14 +281,14 @@ def test_sweep_uncertainty_from_out_dir(tmp_path):
     assert task["argmin"]["x"] == an["task_min"]["x"] and task["argmin"]["ci"][0] <= 0.8 <= task["argmin"]["ci"][1]
     assert unc["stratified"] is True
     json.dumps(unc, allow_nan=False)
-    assert U.sweep_uncertainty(out, res, replicates=400, seed=3) == unc
+    assert S.sweep_uncertainty(out, res, replicates=400, seed=3) == unc
 
 
 def test_sweep_uncertainty_over_every_point_on_the_line(tmp_path):
     """line_index="all": the α grid, 2α and α+α² points together (as refinement rounds add more)."""
     out = build_run(tmp_path / "run")
     res = json.loads((out / "results" / "line_alpha_task.json").read_text())
-    unc = U.sweep_uncertainty(out, res, replicates=300, line_index="all")
+    unc = S.sweep_uncertainty(out, res, replicates=300, line_index="all")
     assert unc["available"] and unc["line_index"] == "all"
     pts = res["points"]
     xs = [pts[i]["coefficients"][0] for i in res["index"]["all"]]
@@ -297,7 +298,7 @@ def test_sweep_uncertainty_over_every_point_on_the_line(tmp_path):
     assert [p["alpha"] for p in line["points"]] == xs
     assert [c["x"] for c in line["crossings"]] == [c["x"] for c in find_crossings(xs, ys, res["base_loss"])]
     assert line["crossings"][0]["ci"][0] <= ROOT <= line["crossings"][0]["ci"][1]
-    assert U.sweep_uncertainty(out, res, replicates=10, line_index="nope")["available"] is False
+    assert S.sweep_uncertainty(out, res, replicates=10, line_index="nope")["available"] is False
 
 
 def test_sweep_uncertainty_unavailable_cases(tmp_path):
@@ -305,13 +306,13 @@ def test_sweep_uncertainty_unavailable_cases(tmp_path):
     res = json.loads((out / "results" / "line_alpha_task.json").read_text())
     res_bad = json.loads(json.dumps(res))
     res_bad["points"][3]["general"]["loss"] += 1e-3
-    bad = U.sweep_uncertainty(out, res_bad, replicates=50)
+    bad = S.sweep_uncertainty(out, res_bad, replicates=50)
     assert bad["available"] is False and "per-text sums give" in bad["reason"]
     pid = res["points"][2]["id"]
     (out / "points" / f"{pid}.json").unlink()
-    gone = U.sweep_uncertainty(out, res, replicates=50)
+    gone = S.sweep_uncertainty(out, res, replicates=50)
     assert gone == {"available": False, "reason": f"{out / 'points' / (pid + '.json')} is missing"}
-    assert U.run_uncertainty(tmp_path / "nothing", {"x": res}) == {}
+    assert S.run_uncertainty(tmp_path / "nothing", {"x": res}) == {}
 
 
 def test_report_gets_an_uncertainty_section_when_points_exist(tmp_path):
