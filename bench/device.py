@@ -18,9 +18,9 @@ import time
 import numpy as np
 import torch
 
-from sitv_dist.apply import PointWriter
-from sitv_dist.evaluation import Batch, EvalSet, per_text_nll
-from sitv_dist.modeling import DTYPE, parameters
+from sitv_dist.sweep.apply import PointWriter
+from sitv_dist.sweep.evaluation import Batch, EvalSet, per_text_nll
+from sitv_dist.models.loading import DTYPE, parameters
 
 # GPU name fragment -> (memory GB/s, dense bf16 TFLOP/s), vendor data sheets.
 PEAKS = {"H200": (4800, 989), "H100 80GB HBM3": (3350, 989), "H100 PCIe": (2000, 756), "H100": (3350, 989),

@@ -57,9 +57,9 @@ def sweep_overrides(model_dir: str, vectors: dict[str, str], texts: int, length:
 def child(spec: dict) -> None:
     """One setting in this (fresh) process; prints one JSON line."""
     import torch
-    from sitv_dist import pipeline
+    from sitv_dist.stages import sweep as pipeline
     from sitv_dist.config import load_config
-    from sitv_dist.worker import Worker
+    from sitv_dist.sweep.worker import Worker
     import transformers.models.llama.modeling_llama  # noqa: F401  (library code is not the worker's data)
     from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: F401
     torch.set_num_threads(2)
@@ -74,8 +74,8 @@ def child(spec: dict) -> None:
     built, build_peak = proc_status("VmRSS"), proc_status("VmHWM")
     reset_peak()
     # points that use every task vector first (a vector file is mapped, and counts once touched)
-    points = sorted((p for p in plan["points"] if any(p["coefficients"])),
-                    key=lambda p: -sum(c != 0 for c in p["coefficients"]))[: spec["points"]]
+    points = sorted((p for p in plan.points if any(p.coefficients)),
+                    key=lambda p: -sum(c != 0 for c in p.coefficients))[: spec["points"]]
     for point in points:
         worker.evaluate(point)
     print(json.dumps({"after_imports": after_imports, "built": built, "build_peak": build_peak,
@@ -122,7 +122,7 @@ def random_vectors(root: Path, model_dir: str, count: int) -> dict[str, str]:
     matter for memory)."""
     import torch
     from safetensors import safe_open
-    from sitv_dist import taskvector
+    from sitv_dist.vectors import taskvector
     paths = {}
     for i in range(count):
         path = root / f"{Path(model_dir).name}-T{i}.safetensors"
@@ -142,7 +142,7 @@ def random_vectors(root: Path, model_dir: str, count: int) -> dict[str, str]:
 
 def memory_table(args) -> None:
     from sitv_dist.config import load_config
-    from sitv_dist.modeling import model_location
+    from sitv_dist.models.location import model_location
     root = Path(args.out)
     root.mkdir(parents=True, exist_ok=True)
     tokenizer_dir = model_location(load_config(None, []))
@@ -176,7 +176,8 @@ def memory_table(args) -> None:
 
 
 def accuracy_table(args) -> None:
-    from sitv_dist import pipeline
+    from sitv_dist.stages import sweep as pipeline
+    from sitv_dist.stages.finetune import finetune_here
     from sitv_dist.config import load_config
     root = Path(args.out) / ("accuracy" if args.accuracy_model == "embedded" else f"accuracy-{Path(args.accuracy_model).name}")
     base = [f"out_dir={root / 'finetune'}", f"model.name_or_path={args.accuracy_model}",
@@ -184,7 +185,7 @@ def accuracy_table(args) -> None:
             f"eval.max_texts={args.texts}", "tasks=[{name: sentiment_positive}]", "sweep.directions=[sentiment_positive]",
             "sweep.grids=[]", "sweep.refine_rounds=0", f"sweep.alpha={{start: -0.5, stop: 1.5, num: {args.accuracy_alphas}}}"]
     cfg = load_config(None, base)
-    tv = pipeline.finetune_task(cfg, pipeline.out_dir(cfg), "sentiment_positive")
+    tv = Path(finetune_here(cfg, cfg.out_dir, ["sentiment_positive"], announce=False)[0])
     curves = {}
     for label, extra in [("float32", []), ("bfloat16", ["sweep.vector_dtype=bfloat16"]),
                          ("float16", ["sweep.vector_dtype=float16"]), ("model bf16", ["model.dtype=bfloat16"])]:

@@ -27,14 +27,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sitv_dist import pipeline, taskvector
-from sitv_dist.apply import PointWriter
+from sitv_dist.stages import sweep as pipeline
+from sitv_dist.stages.finetune import finetune_here
+from sitv_dist.vectors import taskvector
+from sitv_dist.sweep.apply import PointWriter
 from sitv_dist.config import load_config
-from sitv_dist.evaluation import build_eval_set, per_text_nll
-from sitv_dist.modeling import load_model, load_tokenizer, model_location, parameters
-from sitv_dist.plan import axis
-from sitv_dist.store import read_point
-from sitv_dist.worker import eval_texts
+from sitv_dist.sweep.evaluation import build_eval_set, per_text_nll
+from sitv_dist.models.loading import load_model, load_tokenizer, model_location, parameters
+from sitv_dist.sweep.plan import axis
+from sitv_dist.outdir import OutDir
+from sitv_dist.texts import eval_texts
 
 
 def overrides(out: Path, args) -> list[str]:
@@ -69,7 +71,7 @@ def main() -> None:
     args = parser.parse_args()
     root = Path(args.out)
     cfg = load_config(None, overrides(root / "finetune", args))
-    tv_path = pipeline.finetune_task(cfg, pipeline.out_dir(cfg), "sentiment_positive")
+    tv_path = Path(finetune_here(cfg, cfg.out_dir, ["sentiment_positive"], announce=False)[0])
     sweep_out = root / "sweep"
     shutil.rmtree(sweep_out, ignore_errors=True)
     cfg = load_config(None, overrides(sweep_out, args) +
@@ -91,7 +93,7 @@ def main() -> None:
     floor_after = floor(model, sets, plan)
     t_floor = (floor_before + floor_after) / 2
     stamps = sorted(float(line.split("\t")[3]) for line in (sweep_out / "logs" / "evaluations.tsv").read_text().splitlines())
-    n_points = len(plan["points"])
+    n_points = len(plan.points)
     steady = (stamps[-1] - stamps[0]) / (len(stamps) - 1)          # wall per point, writes included
     startup = t_sitv - (stamps[-1] - stamps[0]) - steady
 
@@ -126,10 +128,10 @@ def main() -> None:
     ref_l0 = reference_loss(model, tok, raw["general"], max_length=args.max_length)
     ref_texts = len(alphas) * (4 * len(raw["general"]) + len(raw["task:sentiment_positive"]) +
                                len(raw["task:sentiment_negative"]))
-    sitv_texts = sum(len(texts[name]) for p in plan["points"] for name in p["sets"])
+    sitv_texts = sum(len(texts[name]) for p in plan.points for name in p.sets)
 
     # reload per point (subset, then per point); setting one point: reload vs in place
-    subset = plan["points"][:: max(1, n_points // args.reload_points)][: args.reload_points]   # the plan's mix of sets
+    subset = plan.points[:: max(1, n_points // args.reload_points)][: args.reload_points]   # the plan's mix of sets
     loads = []
     start = time.perf_counter()
     for p in subset:
@@ -138,17 +140,17 @@ def main() -> None:
         loads.append(time.perf_counter() - t0)
         with torch.no_grad():
             for n, prm in parameters(fresh).items():
-                prm.add_(T[n], alpha=p["coefficients"][0])
-        for name in p["sets"]:
+                prm.add_(T[n], alpha=p.coefficients[0])
+        for name in p.sets:
             es = build_eval_set(name, texts[name], tok, cfg.eval.max_length, cfg.eval.batch_size, device)
             per_text_nll(fresh, es)
-    t_reload = (time.perf_counter() - start) / sum(len(p["sets"]) for p in subset) * \
-        sum(len(p["sets"]) for p in plan["points"])
+    t_reload = (time.perf_counter() - start) / sum(len(p.sets) for p in subset) * \
+        sum(len(p.sets) for p in plan.points)
     writer = PointWriter(model, {"t": T})
     applies = []
     for p in subset:
         t0 = time.perf_counter()
-        writer.apply({"t": p["coefficients"][0]})
+        writer.apply({"t": p.coefficients[0]})
         applies.append(time.perf_counter() - t0)
 
     # the same experiment planned the sitv-dist way: α step h = 2/alphas containing 0, so that
@@ -163,10 +165,10 @@ def main() -> None:
         start = time.perf_counter()
         pipeline.sweep(own_cfg, own_out, progress=False)
         own = (f"sitv-dist, own grid ({args.alphas + 1} α, step {2 / args.alphas:g}, 0 on it)",
-               time.perf_counter() - start, sum(len(texts[n]) for p in own_plan["points"] for n in p["sets"]),
-               len(own_plan["points"]))
+               time.perf_counter() - start, sum(len(texts[n]) for p in own_plan.points for n in p.sets),
+               len(own_plan.points))
 
-    l0 = next(read_point(sweep_out, p["id"], plan["fingerprint"]) for p in plan["points"] if not any(p["coefficients"]))
+    l0 = next(OutDir(sweep_out).read_point(p.id, plan.fingerprint) for p in plan.points if not any(p.coefficients))
     n_alpha = len(alphas)
     n_params = sum(p.numel() for p in parameters(model).values())
     print(f"\n1D experiment: {n_alpha} α in [-0.5, 1.5] + squaring + compositional; {n_points} unique points "
@@ -193,8 +195,8 @@ def main() -> None:
 def floor(model, sets: dict, plan: dict) -> float:
     """The forward passes of every planned point over its sets, model fixed."""
     start = time.perf_counter()
-    for p in plan["points"]:
-        for name in p["sets"]:
+    for p in plan.points:
+        for name in p.sets:
             per_text_nll(model, sets[name])
     return time.perf_counter() - start
 

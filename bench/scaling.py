@@ -19,7 +19,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from sitv_dist import pipeline
+from sitv_dist.stages import sweep as pipeline
+from sitv_dist.stages.finetune import finetune_here
+from sitv_dist.outdir import OutDir
 from sitv_dist.config import load_config
 
 
@@ -33,8 +35,8 @@ def base_overrides(out: Path, texts: int) -> list[str]:
 def task_vectors(root: Path, texts: int) -> dict[str, str]:
     """Fine-tune the two sentiment tasks once (short) and return their task vectors."""
     cfg = load_config(None, base_overrides(root / "finetune", texts))
-    out = pipeline.out_dir(cfg)
-    return {t: str(pipeline.finetune_task(cfg, out, t)) for t in ("sentiment_positive", "sentiment_negative")}
+    names = ["sentiment_positive", "sentiment_negative"]
+    return dict(zip(names, finetune_here(cfg, OutDir(cfg.out_dir).create(), names, announce=False)))
 
 
 def timed_sweep(root: Path, name: str, texts: int, vectors: dict, extra: list[str]) -> tuple[float, Path]:

@@ -14,4 +14,4 @@ if [[ $# -gt 0 && $1 =~ ^[0-9]+$ ]]; then nproc=$1; shift; else
   nproc=$(python3 -c 'import torch; print(torch.cuda.device_count() or 2)')
 fi
 # shellcheck disable=SC2086
-exec torchrun ${TORCHRUN_ARGS:---standalone} --nproc_per_node="$nproc" -m sitv_dist.distributed.train -c "$config" "$@"
+exec torchrun ${TORCHRUN_ARGS:---standalone} --nproc_per_node="$nproc" -m sitv_dist.cli finetune -c "$config" "$@"

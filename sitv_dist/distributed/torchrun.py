@@ -1,50 +1,61 @@
-"""One sweep rank under torchrun: no collectives in the hot loop — only a barrier after
-planning and one at the end, where rank 0 reduces and reports.
+"""A torchrun launch as seen from one rank: the process group (NCCL on GPUs, gloo on the CPU)
+set up and torn down cleanly, and this rank's device. No collectives in a sweep's hot loop:
+the stages use only barriers and one gather of counts.
 
-    torchrun --standalone --nproc_per_node=N -m sitv_dist.cli sweep -c CONFIG
+    torchrun --standalone --nproc_per_node=N -m sitv_dist.cli sweep|finetune -c CONFIG
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
 import gc
-from pathlib import Path
+import os
+import socket
 
 import torch
 import torch.distributed as dist
 
-from ..config import ExperimentConfig
-from .where import Place, owned_shards
+from .where import Place
 
 
-def sweep_rank(cfg: ExperimentConfig, out: Path, place: Place, reduce_at_end: bool = True) -> dict:
-    from .. import pipeline
-    from ..store import load_plan
-    from ..worker import run_shards
-    use_cuda = torch.cuda.is_available()
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def process_group(place: Place, use_cuda: bool, hours: float, alone_too: bool = False):
+    """Join the launch's process group for the block; yields this rank's device. With
+    `alone_too`, a plain process makes a group of one (DeepSpeed needs a group). On exit every
+    rank drops what it holds, meets the others at a barrier (only if the block succeeded:
+    nobody tears down while another rank still talks) and destroys the group."""
     if use_cuda:
         torch.cuda.set_device(place.local_rank % torch.cuda.device_count())
-    # A long sweep keeps early finishers waiting at the final barrier: allow for it.
-    dist.init_process_group("nccl" if use_cuda else "gloo", timeout=datetime.timedelta(hours=72))
+    group = place.launcher == "torchrun" or alone_too
+    if group and place.launcher != "torchrun":
+        os.environ.update({"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1",
+                           "MASTER_PORT": str(_free_port())})
+    if group:
+        dist.init_process_group("nccl" if use_cuda else "gloo", timeout=datetime.timedelta(hours=hours))
+    ok = False
     try:
-        if place.rank == 0:
-            pipeline.plan_sweep(cfg, out, place.world)   # builds the embedded base if needed, writes plan.json
-        dist.barrier()
-        plan = load_plan(out)
-        device = torch.device("cuda", torch.cuda.current_device()) if use_cuda else torch.device("cpu")
-        shards = owned_shards(plan["num_shards"], place.rank, place.world)
-        with pipeline.timed(out, f"sweep:rank{place.rank}"):
-            stats = run_shards(cfg, out, plan, shards, device, progress=place.rank == 0)
-        counts = [None] * place.world
-        dist.all_gather_object(counts, {k: stats[k] for k in ("evaluated", "skipped", "failed")})
-        if place.rank == 0:
-            total = {k: sum(c[k] for c in counts) for k in ("evaluated", "skipped", "failed")}
-            print(f"sweep: {total['evaluated']} evaluated, {total['skipped']} already done, {total['failed']} failed "
-                  f"over {place.world} ranks", flush=True)
-            if reduce_at_end and not total["failed"]:
-                pipeline.reduce_and_report(out)
-                print(f"report: {out / 'report.md'}", flush=True)
-        dist.barrier()
-        return stats
+        yield torch.device("cuda", torch.cuda.current_device()) if use_cuda else torch.device("cpu")
+        ok = True
     finally:
         gc.collect()
-        dist.destroy_process_group()
+        if group:
+            if ok:
+                dist.barrier()
+            dist.destroy_process_group()
+
+
+def barrier() -> None:
+    dist.barrier()
+
+
+def gather(obj, world: int) -> list:
+    """Every rank's `obj`, on every rank."""
+    out = [None] * world
+    dist.all_gather_object(out, obj)
+    return out

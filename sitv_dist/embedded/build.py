@@ -17,7 +17,9 @@ import torch
 from filelock import FileLock
 
 from ..config import EmbeddedConfig, FinetuneConfig
-from ..data import load_texts
+from ..finetune.loop import train
+from ..models.loading import with_pad_token
+from ..texts import load_texts
 from .corpus import CATEGORIES, TASKS, data_file
 from .tokenizer import train_tokenizer
 
@@ -64,8 +66,6 @@ def ensure_embedded(cfg: EmbeddedConfig, seed: int = 0) -> Path:
 def build(cfg: EmbeddedConfig, seed: int, out: Path) -> None:
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from ..finetune import train
-    from ..modeling import with_pad_token
     torch.manual_seed(seed)
     corpus = [json.loads(line)["text"] for path in _corpus_files() for line in path.read_text().splitlines()]
     tokenizer = train_tokenizer(cfg.vocab_size, corpus)

@@ -31,8 +31,10 @@ import zlib
 from pathlib import Path
 from typing import Callable, Sequence
 
+from ..config.checks import EMBEDDED_TASKS
+
 EMBEDDED_DATA_DIR = Path(__file__).resolve().parent / "data"
-TASKS = ("sentiment_positive", "sentiment_negative", "qa_factual", "instruction_following")
+TASKS = EMBEDDED_TASKS      # the config validates task names against the same tuple
 CATEGORIES = ("coding", "common_knowledge", "mixed_domain", "wikitext")
 SPLITS = ("train", "eval")
 

@@ -1,0 +1,131 @@
+"""Loading a config: defaults <- YAML file <- `--set KEY=VALUE` overrides, converted to the
+dataclasses with the key of any unknown field or wrong type named, then validated; and the
+YAML text of a resolved config (what OUT/config.resolved.yaml holds)."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .checks import ConfigError
+from .experiment import ExperimentConfig
+
+
+def load_config(path: str | os.PathLike | None = None, overrides: list[str] = ()) -> ExperimentConfig:
+    """Defaults <- YAML file <- `key.path=value` overrides, then validated."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file {str(p)!r} does not exist")
+        try:
+            data = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {p}: not valid YAML: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"config file {p}: the top level must be a mapping of keys")
+    for item in overrides:
+        _apply_override(data, item)
+    return from_dict(ExperimentConfig, data, "").validate()
+
+
+def _apply_override(data: dict, item: str) -> None:
+    key, sep, raw = item.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"--set {item!r}: expected KEY.PATH=VALUE, e.g. sweep.alpha.num=50")
+    value = yaml.safe_load(raw) if raw.strip() else ""
+    parts = key.split(".")
+    node: Any = data
+    for i, part in enumerate(parts[:-1]):
+        if isinstance(node, list):
+            node = node[_list_index(node, part, ".".join(parts[:i + 1]))]
+            continue
+        if part not in node:
+            node[part] = _default_subtree(parts[:i + 1])
+        node = node[part]
+    last = parts[-1]
+    if isinstance(node, list):
+        node[_list_index(node, last, key)] = value
+    else:
+        node[last] = value
+
+
+def _default_subtree(parts: list[str]) -> Any:
+    """The default value at a dotted path, as plain data, so overrides can index into lists."""
+    node: Any = to_dict(ExperimentConfig())
+    for part in parts:
+        if isinstance(node, list):
+            node = node[_list_index(node, part, ".".join(parts))]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            return {}
+    return node
+
+
+def _list_index(node: list, part: str, key: str) -> int:
+    if not part.isdigit() or int(part) >= len(node):
+        raise ConfigError(f"--set {key}: {part!r} is not an index of a list of {len(node)} items")
+    return int(part)
+
+
+def from_dict(cls: type, data: Any, key: str) -> Any:
+    """Build dataclass `cls` from plain data, naming the key of any unknown field or wrong type."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{key or 'config'}: expected a mapping, got {type(data).__name__} {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - fields)
+    if unknown:
+        prefix = f"{key}." if key else ""
+        raise ConfigError(f"{prefix}{unknown[0]}: unknown key; valid keys here: {', '.join(sorted(fields))}")
+    kwargs = {name: _convert(hints[name], value, f"{key}.{name}" if key else name) for name, value in data.items()}
+    return cls(**kwargs)
+
+
+def _convert(tp: Any, value: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, key)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        (item,) = typing.get_args(tp)
+        return [_convert(item, v, f"{key}.{i}") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        _, vt = typing.get_args(tp)
+        return {str(k): _convert(vt, v, f"{key}.{k}") for k, v in value.items()}
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return None if value is None else _convert(args[0], value, key)
+    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if tp is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if tp in (str, bool) and isinstance(value, tp):
+        return value
+    if tp is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise ConfigError(f"{key}: expected {tp.__name__}, got {type(value).__name__} {value!r}")
+
+
+def to_dict(cfg: Any) -> Any:
+    return dataclasses.asdict(cfg)
+
+def dump(cfg: ExperimentConfig) -> str:
+    """The YAML text of a config (every setting, in field order)."""
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False)
+
+
+def read_resolved(path: str | os.PathLike) -> ExperimentConfig:
+    """A run's OUT/config.resolved.yaml as dataclasses, for reading results: converted and
+    type-checked but not validated (its files may live on another machine by now)."""
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    return from_dict(ExperimentConfig, data, "")

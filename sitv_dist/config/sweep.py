@@ -1,0 +1,194 @@
+"""The sweep and Slurm sections of the configuration: ranges, grids, derived directions, the
+sweep itself (directions, squaring, shards, precision, refinement, launcher) and Slurm."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .checks import DTYPES, EMBEDDED_TASKS, ConfigError, choice, positive
+from .specs import validate_spec
+
+
+@dataclass
+class RangeConfig:
+    start: float = -0.5
+    """First coefficient."""
+    stop: float = 1.5
+    """Last coefficient (included)."""
+    num: int = 21
+    """Number of evenly spaced coefficients. Choose it so that 0 is on the grid (step = (stop-start)/(num-1))."""
+
+    def validate(self, key: str) -> None:
+        if self.num < 2:
+            raise ConfigError(f"{key}.num: a range needs at least 2 points, got {self.num}")
+        if not all(abs(x) <= 1e30 for x in (self.start, self.stop)):
+            raise ConfigError(f"{key}: coefficients must be finite numbers within ±1e30, got {self.start}..{self.stop}")
+        if not self.start < self.stop:
+            raise ConfigError(f"{key}: empty or inverted range start={self.start} stop={self.stop}; "
+                              "start must be below stop")
+
+
+@dataclass
+class GridConfig:
+    directions: list[str] = field(default_factory=list)
+    """Two or more direction names (task names or keys of sweep.task_vectors)."""
+    range: RangeConfig = field(default_factory=lambda: RangeConfig(-1.0, 1.5, 11))
+    """The coefficient range used on every axis."""
+    name: str = ""
+    """Sweep name in the outputs (default: grid_<dir1>__<dir2>)."""
+
+    def validate(self, key: str) -> None:
+        if len(self.directions) < 2:
+            raise ConfigError(f"{key}.directions: a grid needs at least two directions, got {self.directions}")
+        if len(set(self.directions)) != len(self.directions):
+            raise ConfigError(f"{key}.directions: repeated direction in {self.directions}")
+        self.range.validate(f"{key}.range")
+
+
+@dataclass
+class DerivedDirectionConfig:
+    negate: str = ""
+    """−T of this task vector (a task name or a key of sweep.task_vectors)."""
+    sum: list[str] = field(default_factory=list)
+    """T1 + T2 + … of these task vectors."""
+    difference: list[str] = field(default_factory=list)
+    """T1 − T2 of these two task vectors."""
+    random: str = ""
+    """A seeded Gaussian direction with the norms of this task vector (see `normalize`): a control."""
+    normalize: str = "global"
+    """Random directions: 'global' (exactly ‖T‖), 'layer' (each tensor's norm) or 'filter' (each output
+    row's norm, as in Li et al. 2018)."""
+    one_d: str = ""
+    """Random 'layer'/'filter' directions: 1-D tensors (norms, biases) 'zero' or 'tensor' (scaled to T's
+    tensor norm); empty: 'zero' for 'filter' (Li et al.), 'tensor' for 'layer'."""
+    seed: int = 0
+    """Random directions: the seed."""
+
+    def spec(self) -> dict:
+        """The compact spec of sitv_dist.directions.make_direction (only what is set)."""
+        out: dict[str, Any] = {}
+        for name in ("negate", "sum", "difference"):
+            if getattr(self, name):
+                out[name] = getattr(self, name)
+        if self.random:
+            out.update(random=self.random, normalize=self.normalize, seed=self.seed)
+            if self.one_d:
+                out["one_d"] = self.one_d
+        return out
+
+    def validate(self, key: str) -> None:
+        if not self.random and (self.normalize != "global" or self.one_d or self.seed):
+            raise ConfigError(f"{key}: normalize, one_d and seed apply to random directions only")
+        validate_spec(self.spec(), key)
+
+
+@dataclass
+class SweepConfig:
+    directions: list[str] = field(default_factory=lambda: list(EMBEDDED_TASKS))
+    """Line sweeps: one along each of these directions (task names or keys of `task_vectors`)."""
+    alpha: RangeConfig = field(default_factory=RangeConfig)
+    """The α grid of every line sweep."""
+    squaring: bool = True
+    """Also evaluate L(2α) for every α (points on the same line, deduplicated)."""
+    compositional: bool = True
+    """Also evaluate L(α + α²), i.e. base + αT + α²T (points on the same line)."""
+    derived_sets: str = "general"
+    """Eval sets at points used only by the squaring/compositional curves: 'general' or 'all'."""
+    grids: list[GridConfig] = field(default_factory=lambda: [
+        GridConfig(directions=["sentiment_positive", "sentiment_negative"])])
+    """Grid sweeps over two or more directions."""
+    task_vectors: dict[str, str] = field(default_factory=dict)
+    """Direction name -> task-vector safetensors file. Directions not listed here are the
+    task vectors that `sitv run` fine-tunes (OUT/task_vectors/<task>.safetensors)."""
+    derived_directions: dict[str, DerivedDirectionConfig] = field(default_factory=dict)
+    """Directions made from task vectors before the sweep, by name, e.g. {neg_qa: {negate: qa_factual},
+    rand_qa: {random: qa_factual, normalize: filter, seed: 1}, pos_minus_neg: {difference:
+    [sentiment_positive, sentiment_negative]}}. Each is written to OUT/task_vectors/<name>.safetensors
+    (its metadata says how it was made) and can be used in sweep.directions and grids like any task vector."""
+    num_shards: int = 1
+    """Shards the planned points are split into (one per worker)."""
+    apply_dtype: str = "float32"
+    """Precision in which base + Σ cᵢTᵢ is formed (then rounded once into the model's dtype)."""
+    vector_dtype: str = "float32"
+    """Storage precision of the resident task vectors: bfloat16 or float16 halve their memory
+    (upcast exactly while adding) but round T itself; see docs/performance.md for the cost."""
+    refine_rounds: int = 3
+    """Refinement rounds after the sweep: points added inside each sign-change bracket of
+    L(c) − L(0) and around each interior minimum (general and task loss) of every line."""
+    refine_tol: float = 1e-3
+    """Refinement stops when a bracket is narrower than this (in units of the coefficient)."""
+    launcher: str = "local"
+    """Who runs the shards: 'local' (this process, or `workers` processes) or 'slurm' (a
+    submitit array job). Under torchrun every rank is a worker, whatever this says."""
+    workers: int = 1
+    """Local launcher: worker processes, each with its own model copy."""
+    threads_per_worker: int = 0
+    """Torch CPU threads per worker process (0: torch's default; torchrun sets 1)."""
+
+    def validate(self, key: str) -> None:
+        self.alpha.validate(f"{key}.alpha")
+        choice(self.launcher, ("local", "slurm"), f"{key}.launcher")
+        positive(self.workers, f"{key}.workers")
+        positive(self.refine_tol, f"{key}.refine_tol")
+        if self.refine_rounds < 0:
+            raise ConfigError(f"{key}.refine_rounds: must be >= 0, got {self.refine_rounds}")
+        if self.threads_per_worker < 0:
+            raise ConfigError(f"{key}.threads_per_worker: must be >= 0, got {self.threads_per_worker}")
+        choice(self.derived_sets, ("general", "all"), f"{key}.derived_sets")
+        choice(self.apply_dtype, DTYPES, f"{key}.apply_dtype")
+        choice(self.vector_dtype, DTYPES, f"{key}.vector_dtype")
+        positive(self.num_shards, f"{key}.num_shards")
+        if len(set(self.directions)) != len(self.directions):
+            raise ConfigError(f"{key}.directions: repeated direction in {self.directions}")
+        for i, grid in enumerate(self.grids):
+            grid.validate(f"{key}.grids.{i}")
+        for name, path in self.task_vectors.items():
+            if not Path(path).expanduser().is_file():
+                raise ConfigError(f"{key}.task_vectors.{name}: file {path!r} does not exist")
+        for name, derived in self.derived_directions.items():
+            derived.validate(f"{key}.derived_directions.{name}")
+            if name in self.task_vectors:
+                raise ConfigError(f"{key}.derived_directions.{name}: {name!r} is also a key of {key}.task_vectors; "
+                                  "choose another name")
+
+
+@dataclass
+class SlurmConfig:
+    partition: str = ""
+    """Partition (empty: the cluster's default)."""
+    account: str = ""
+    """Account to charge (empty: none)."""
+    qos: str = ""
+    """Quality of service (empty: none)."""
+    time_min: int = 60
+    """Time limit of one array task in minutes; before it runs out the task is checkpointed and requeued."""
+    tasks: int = 0
+    """Array tasks (0: one per shard). Each takes many points, so start-up (~5 s) is amortised."""
+    array_parallelism: int = 0
+    """At most this many array tasks run at once (the %K of --array; 0: no limit)."""
+    cpus_per_task: int = 1
+    """CPUs per rank; also the torch thread count of the worker."""
+    gpus_per_task: int = 0
+    """GPUs per array task."""
+    ranks_per_task: int = 1
+    """Worker processes per array task (one per GPU when gpus_per_task > 1)."""
+    mem_gb: float = 0.0
+    """Memory per array task in GB (0: do not ask)."""
+    max_requeues: int = 3
+    """How often a preempted or timed-out task is requeued before it gives up."""
+    extra_sbatch: dict[str, str] = field(default_factory=dict)
+    """More sbatch options, e.g. {constraint: a100, exclusive: ""}."""
+    setup: list[str] = field(default_factory=list)
+    """Shell lines run before each task, e.g. 'module load cuda' or 'source venv/bin/activate'."""
+    poll_s: float = 5.0
+    """Seconds between status polls while waiting (--wait)."""
+
+    def validate(self, key: str) -> None:
+        for name in ("time_min", "cpus_per_task", "ranks_per_task", "poll_s"):
+            positive(getattr(self, name), f"{key}.{name}")
+        for name in ("tasks", "array_parallelism", "gpus_per_task", "mem_gb", "max_requeues"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{key}.{name}: must be >= 0, got {getattr(self, name)}")
+
+

@@ -1,0 +1,243 @@
+"""The output directory's layout, in one place (as submitit's `JobPaths` is for its folder):
+every path under OUT, and reading and writing what lives there — the resolved config, the
+plan, one file per evaluated point, the evaluation audit log, failures, timings.
+
+    OUT/config.resolved.yaml          every setting, after overrides
+    OUT/timings.json                  seconds per stage (accumulates over resumed runs)
+    OUT/finetune/<task>/              model/, history.json, checkpoint/
+    OUT/task_vectors/<name>.safetensors
+    OUT/plan.json                     the unique points and their shards
+    OUT/eval_sets.json                texts, per-text token counts and categories of each eval set
+    OUT/points/<id>.json              one file per evaluated point, written atomically
+    OUT/failures/<id>.json            the traceback of a point that failed (removed once it succeeds)
+    OUT/logs/evaluations.tsv          one line per evaluation (a point listed twice was recomputed)
+    OUT/slurm/                        submitit folders, submissions.json
+    OUT/results/<sweep>.json, OUT/analysis.json, OUT/report.md, OUT/plots/*.png
+
+A point file that does not parse or belongs to another experiment counts as missing, so a
+killed worker loses at most the point it was evaluating and a rerun skips the rest.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from collections import Counter
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from .io import atomic_write_text, read_json, write_json
+
+
+class OutDir:
+    """Paths and files of one experiment's output directory."""
+
+    def __init__(self, root: "str | os.PathLike | OutDir"):
+        self.root = root.root if isinstance(root, OutDir) else Path(root).expanduser()
+
+    def __repr__(self) -> str:
+        return f"OutDir({str(self.root)!r})"
+
+    def __truediv__(self, other: str) -> Path:      # for the rare file no method names (tests, tools)
+        return self.root / other
+
+    def create(self) -> "OutDir":
+        self.root.mkdir(parents=True, exist_ok=True)
+        return self
+
+    # ------------------------------------------------------------------ paths
+    @property
+    def config(self) -> Path:
+        return self.root / "config.resolved.yaml"
+
+    @property
+    def timings(self) -> Path:
+        return self.root / "timings.json"
+
+    @property
+    def plan(self) -> Path:
+        return self.root / "plan.json"
+
+    @property
+    def eval_sets(self) -> Path:
+        return self.root / "eval_sets.json"
+
+    @property
+    def points_dir(self) -> Path:
+        return self.root / "points"
+
+    def point(self, pid: str) -> Path:
+        return self.points_dir / f"{pid}.json"
+
+    @property
+    def failures_dir(self) -> Path:
+        return self.root / "failures"
+
+    def failure(self, pid: str) -> Path:
+        return self.failures_dir / f"{pid}.json"
+
+    @property
+    def evaluation_log(self) -> Path:
+        return self.root / "logs" / "evaluations.tsv"
+
+    def finetune_dir(self, task: str) -> Path:
+        return self.root / "finetune" / task
+
+    def finetuned_model(self, task: str) -> Path:
+        return self.finetune_dir(task) / "model"
+
+    def history(self, task: str) -> Path:
+        return self.finetune_dir(task) / "history.json"
+
+    def checkpoints(self, task: str) -> Path:
+        return self.finetune_dir(task) / "checkpoint"
+
+    def task_vector(self, name: str) -> Path:
+        return self.root / "task_vectors" / f"{name}.safetensors"
+
+    @property
+    def slurm_dir(self) -> Path:
+        return self.root / "slurm"
+
+    @property
+    def slurm_submissions(self) -> Path:
+        return self.slurm_dir / "submissions.json"
+
+    @property
+    def results_dir(self) -> Path:
+        return self.root / "results"
+
+    def results(self, sweep: str) -> Path:
+        return self.results_dir / f"{sweep}.json"
+
+    @property
+    def analysis(self) -> Path:
+        return self.root / "analysis.json"
+
+    @property
+    def report(self) -> Path:
+        return self.root / "report.md"
+
+    @property
+    def plots_dir(self) -> Path:
+        return self.root / "plots"
+
+    # ------------------------------------------------------------------ config, plan, timings
+    def write_config(self, yaml_text: str) -> None:
+        """The resolved config (what Slurm tasks and reports read)."""
+        atomic_write_text(self.config, yaml_text)
+
+    def read_plan(self) -> dict:
+        if not self.plan.is_file():
+            raise FileNotFoundError(f"{self.plan} does not exist: run `sitv sweep` (or `sitv run`) for this "
+                                    "out_dir first")
+        return read_json(self.plan)
+
+    def write_plan(self, plan: dict) -> None:
+        write_json(self.plan, plan, indent=None)
+
+    @contextmanager
+    def timed(self, stage: str):
+        """Add the stage's wall time to OUT/timings.json (accumulates over resumed runs)."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            timings = read_json(self.timings) if self.timings.is_file() else {}
+            timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - start
+            write_json(self.timings, timings)
+
+    # ------------------------------------------------------------------ points
+    def write_point(self, record: dict) -> None:
+        write_json(self.point(record["id"]), record, indent=None)
+
+    def read_point(self, pid: str, fingerprint: str | None) -> dict | None:
+        """The stored record, or None if absent, truncated, corrupt or from another experiment
+        (`fingerprint` None: any experiment's record is accepted)."""
+        try:
+            record = json.loads(self.point(pid).read_text())
+        except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+            return None
+        if not isinstance(record, dict) or record.get("id") != pid or not isinstance(record.get("sets"), dict):
+            return None
+        if fingerprint is not None and record.get("fingerprint") != fingerprint:
+            return None
+        return record
+
+    def has_points(self) -> bool:
+        return self.points_dir.is_dir() and any(self.points_dir.iterdir())
+
+    def count_point_files(self) -> int:
+        """Point files on disk (a progress count for launchers; not checked)."""
+        return sum(1 for _ in self.points_dir.glob("p*.json")) if self.points_dir.is_dir() else 0
+
+    def done_ids(self, plan) -> set[str]:
+        """Ids of planned points whose valid result is on disk with every set the plan asks for."""
+        done = set()
+        for p in plan.points:
+            record = self.read_point(p.id, plan.fingerprint)
+            if record is not None and all(s in record["sets"] for s in p.sets):
+                done.add(p.id)
+        return done
+
+    def write_failure(self, pid: str, info: dict) -> None:
+        write_json(self.failure(pid), info)
+
+    def clear_failure(self, pid: str) -> None:
+        self.failure(pid).unlink(missing_ok=True)
+
+    def failed_ids(self) -> set[str]:
+        return {f.stem for f in self.failures_dir.glob("*.json")} if self.failures_dir.is_dir() else set()
+
+    def log_evaluation(self, pid: str, shard: int) -> None:
+        """Append one line per evaluation to the audit trail; O_APPEND keeps concurrent
+        workers' lines whole."""
+        path = self.evaluation_log
+        path.parent.mkdir(parents=True, exist_ok=True)
+        line = f"{pid}\t{shard}\t{socket.gethostname()}:{os.getpid()}\t{time.time():.3f}\n"
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
+
+    def evaluation_counts(self) -> Counter:
+        """How often each point id was evaluated, from the audit trail."""
+        if not self.evaluation_log.is_file():
+            return Counter()
+        return Counter(line.split("\t", 1)[0] for line in self.evaluation_log.read_text().splitlines() if line)
+
+    # ------------------------------------------------------------------ eval sets, results, runs
+    def write_eval_sets(self, info: dict) -> None:
+        write_json(self.eval_sets, info, indent=None)
+
+    def read_eval_sets(self) -> dict | None:
+        return read_json(self.eval_sets) if self.eval_sets.is_file() else None
+
+    def write_results(self, sweep: str, results: dict) -> Path:
+        write_json(self.results(sweep), results)
+        return self.results(sweep)
+
+    def read_results(self) -> dict[str, dict]:
+        """Every reduced sweep, by name."""
+        return {p.stem: read_json(p) for p in sorted(self.results_dir.glob("*.json"))}
+
+    def read_histories(self) -> dict[str, dict]:
+        """Every finished fine-tune's history, by task."""
+        return {p.parent.name: read_json(p) for p in sorted((self.root / "finetune").glob("*/history.json"))}
+
+    def read_optional(self, path: Path) -> Any:
+        return read_json(path) if path.is_file() else None
+
+    def record_submission(self, entry: dict) -> None:
+        history = read_json(self.slurm_submissions) if self.slurm_submissions.is_file() else []
+        history.append(entry)
+        write_json(self.slurm_submissions, history)
+
+    def new_slurm_folder(self) -> Path:
+        """A fresh folder per submission: job ids can repeat across clusters (or a wiped Slurm)."""
+        return self.slurm_dir / time.strftime("%Y%m%d-%H%M%S") / f"{os.getpid()}"
+
+

@@ -1,0 +1,5 @@
+"""The stages of an experiment, each resumable, in pipeline order: `prepare` (cheap checks
+before anything loads, the tasks to fine-tune, derived directions), `finetune` (one process,
+or every rank of a torchrun/DeepSpeed launch), `sweep` (plan, then evaluate the missing
+points with the launcher chosen once, refinement rounds), `run` (reduce, report, and the
+whole pipeline). The CLI calls them; nothing below imports them."""

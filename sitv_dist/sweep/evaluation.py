@@ -1,0 +1,79 @@
+"""Token-weighted next-token cross-entropy, kept per text.
+
+An eval set is tokenized once per worker (each text on its own, default special tokens,
+truncated), sorted by length and cut into padded batches whose pads carry label -100.
+One forward pass per batch gives every text's NLL sum and predicted-token count, from
+which the set loss and every category loss follow without another pass.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..models.loss import token_nll
+from ..texts import Text
+
+
+@dataclass
+class Batch:
+    rows: list[int]             # text indices in this batch
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+
+
+@dataclass
+class EvalSet:
+    name: str
+    categories: list[str]       # per text
+    tokens: np.ndarray          # predicted tokens per text (len(ids) - 1)
+    batches: list[Batch]
+
+    @property
+    def category_names(self) -> list[str]:
+        return sorted(set(self.categories))
+
+
+def build_eval_set(name: str, texts: list[Text], tokenizer, max_length: int, batch_size: int,
+                   device: torch.device) -> EvalSet:
+    ids = [tokenizer(t.text, truncation=True, max_length=max_length)["input_ids"] for t in texts]
+    order = sorted(range(len(ids)), key=lambda i: (-len(ids[i]), i))
+    pad = tokenizer.pad_token_id
+    batches = []
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        width = max(len(ids[i]) for i in rows)
+        input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for r, i in enumerate(rows):
+            input_ids[r, :len(ids[i])] = torch.tensor(ids[i])
+            mask[r, :len(ids[i])] = 1
+        batches.append(Batch(rows, input_ids.to(device), mask.to(device)))
+    tokens = np.array([max(len(x) - 1, 0) for x in ids], dtype=np.int64)
+    return EvalSet(name, [t.category for t in texts], tokens, batches)
+
+
+@torch.inference_mode()
+def per_text_nll(model: torch.nn.Module, eval_set: EvalSet) -> np.ndarray:
+    """Sum of next-token NLL of each text (float64); padding never counts."""
+    out = np.zeros(len(eval_set.categories), dtype=np.float64)
+    for batch in eval_set.batches:
+        logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
+        nll = token_nll(logits, batch.input_ids, batch.attention_mask)
+        out[batch.rows] = nll.double().sum(dim=1).cpu().numpy()
+    return out
+
+
+def summarize(eval_set: EvalSet, nll: np.ndarray) -> dict:
+    """Set loss and category losses from per-text sums (loss = Σ NLL / Σ tokens)."""
+    def entry(mask: np.ndarray) -> dict:
+        total, count = float(nll[mask].sum()), int(eval_set.tokens[mask].sum())
+        loss = total / count if count else float("nan")
+        return {"loss": loss, "nll_sum": total, "tokens": count}
+
+    cats = np.array(eval_set.categories)
+    result = entry(np.ones(len(cats), dtype=bool))
+    if len(eval_set.category_names) > 1:
+        result["categories"] = {c: entry(cats == c) for c in eval_set.category_names}
+    return result

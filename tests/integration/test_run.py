@@ -1,0 +1,64 @@
+"""`sitv run` end to end on a tiny embedded experiment, and the shipped configs."""
+import json
+import re
+
+
+from sitv_dist.cli import main
+from sitv_dist.config import load_config, to_dict
+
+TINY = ["embedded.pretrain_steps=30", "embedded.hidden_size=32", "embedded.intermediate_size=64",
+        "embedded.vocab_size=512", "finetune.max_steps=6", "finetune.epochs=2", "eval.max_texts=24",
+        "tasks=[{name: sentiment_positive}, {name: sentiment_negative}, {name: qa_factual}]",
+        "sweep.directions=[sentiment_positive, qa_factual]", "sweep.alpha={start: -1, stop: 1, num: 5}",
+        "sweep.grids.0.range={start: -1, stop: 1, num: 3}"]
+
+
+def sets(*overrides):
+    return [x for o in overrides for x in ("--set", o)]
+
+
+def test_sitv_run_end_to_end(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", *sets(f"out_dir={out}", *TINY)]) == 0
+    for name in ("report.md", "analysis.json", "plan.json", "timings.json", "config.resolved.yaml",
+                 "results/line_sentiment_positive.json", "results/line_qa_factual.json",
+                 "results/grid_sentiment_positive__sentiment_negative.json",
+                 "task_vectors/qa_factual.safetensors", "finetune/qa_factual/history.json"):
+        assert (out / name).is_file(), name
+    plots = sorted(p.name for p in (out / "plots").glob("*.png"))
+    assert "line_qa_factual_line.png" in plots and any("heatmap" in p for p in plots)
+    assert all((out / "plots" / p).stat().st_size > 10_000 for p in plots)
+    history = json.loads((out / "finetune" / "qa_factual" / "history.json").read_text())
+    assert history["steps"][0]["step"] == 1 and len(history["epochs"]) >= 1
+    assert all({"loss", "lr", "grad_norm", "epoch"} <= set(s) for s in history["steps"])
+
+    res = json.loads((out / "results" / "line_qa_factual.json").read_text())
+    analysis = json.loads((out / "analysis.json").read_text())
+    base = res["points"][res["base_point"]]["general"]["loss"]
+    assert res["base_loss"] == base
+    assert analysis["sweeps"]["line_qa_factual"]["base_loss"] == base
+    report = (out / "report.md").read_text()
+    row = next(line for line in report.splitlines() if line.startswith("| line_qa_factual |"))
+    assert f"{base:.4f}" in row
+    losses = [res["points"][i]["general"]["loss"] for i in res["index"]["line"]]
+    best = min(range(5), key=lambda k: losses[k])
+    assert f"{res['alpha'][best]:.4f}" in row and f"{losses[best]:.4f}" in row
+    refined = analysis["refined"]["line_qa_factual"]
+    assert refined["samples"] == len(res["index"]["all"]) and "## Refined crossings and minima" in report
+    plan = json.loads((out / "plan.json").read_text())
+    assert plan.requested_evaluations > plan.unique_points
+    assert str(plan.requested_evaluations - plan.unique_points) in report
+    # every grid point shares the one base with the lines
+    grid = json.loads((out / "results" / "grid_sentiment_positive__sentiment_negative.json").read_text())
+    assert grid["base_loss"] == base
+
+    capsys.readouterr()
+    assert main(["run", *sets(f"out_dir={out}", *TINY)]) == 0          # rerun: everything is done
+    assert re.search(r"sweep: 0 evaluated, \d+ already done", capsys.readouterr().out)
+
+
+def test_shipped_default_config_is_the_builtin_default():
+    shipped = to_dict(load_config("configs/default.yaml"))
+    builtin = to_dict(load_config())
+    assert shipped == builtin
+

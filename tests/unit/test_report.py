@@ -1,0 +1,180 @@
+"""write_report on a synthetic OUT directory: files written, numbers traceable to the results."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from sitv_dist.results.report import NO_CROSSING, write_report
+
+ALPHA = [k / 10 for k in range(-5, 16)]  # -0.5 ... 1.5, contains 0 and shares 2α points
+AXIS = [k / 2 for k in range(-4, 5)]
+BASE = 3.0712345
+CATS = ("coding", "wikitext")
+
+
+def general(a: float) -> float:
+    """Base loss at 0, returns to it at α = 1.234 (not a sample), minimum near α = 0.62."""
+    return BASE + a * (a - 1.234)
+
+
+def _point(coeffs, loss, tasks=None, cats=True):
+    gen = {"loss": loss, "nll_sum": loss * 1000, "tokens": 1000}
+    if cats:
+        gen["categories"] = {c: {"loss": loss + k * 0.1, "nll_sum": (loss + k * 0.1) * 500, "tokens": 500}
+                             for k, c in enumerate(CATS)}
+    return {"id": "p" + "_".join(f"{c:+.6f}" for c in coeffs), "coefficients": list(coeffs),
+            "general": gen, "tasks": tasks or {}, "time_s": 0.25 + 0.01 * len(coeffs)}
+
+
+def line_results() -> dict:
+    points, where = [], {}
+
+    def idx(c, with_tasks):
+        c = round(c, 12) + 0.0
+        if c not in where:
+            where[c] = len(points)
+            points.append(_point([c], general(c)))
+        if with_tasks:
+            points[where[c]]["tasks"] = {
+                "sentiment_positive": {"loss": 2.0 + (c - 0.8) ** 2, "nll_sum": 1.0, "tokens": 40},
+                "sentiment_negative": {"loss": 2.5 + 0.3 * c, "nll_sum": 1.0, "tokens": 40}}
+        return where[c]
+
+    index = {"line": [idx(a, True) for a in ALPHA],
+             "squaring": [idx(2 * a, False) for a in ALPHA],
+             "compositional": [idx(a + a * a, False) for a in ALPHA]}
+    bp = idx(0.0, True)
+    return {"schema": "sitv-dist/results/1", "sweep": "line_sentiment_positive", "kind": "line",
+            "directions": ["sentiment_positive"], "task_of": {"sentiment_positive": "sentiment_positive"},
+            "alpha": ALPHA, "index": index, "base_loss": points[bp]["general"]["loss"], "base_point": bp,
+            "eval_sets": {"general": {"texts": 60, "tokens": 1000, "categories": list(CATS)},
+                          "task:sentiment_positive": {"texts": 10, "tokens": 40}},
+            "points": points}
+
+
+def grid_results() -> dict:
+    points, grid = [], []
+    for a in AXIS:
+        row = []
+        for b in AXIS:
+            row.append(len(points))
+            points.append(_point([a, b], BASE + 0.3 * a * a + 0.2 * (b - 0.5) ** 2 + 0.1 * a * b, cats=False))
+        grid.append(row)
+    bp = grid[AXIS.index(0.0)][AXIS.index(0.0)]
+    return {"schema": "sitv-dist/results/1", "sweep": "grid_pos_neg", "kind": "grid",
+            "directions": ["sentiment_positive", "sentiment_negative"], "task_of": {}, "axes": [AXIS, AXIS],
+            "index": {"grid": grid}, "base_loss": points[bp]["general"]["loss"], "base_point": bp,
+            "eval_sets": {}, "points": points}
+
+
+@pytest.fixture()
+def out_dir(tmp_path: Path) -> Path:
+    out = tmp_path / "out"
+    (out / "results").mkdir(parents=True)
+    line, grid = line_results(), grid_results()
+    for res in (line, grid):
+        (out / "results" / f"{res['sweep']}.json").write_text(json.dumps(res))
+    (out / "plan.json").write_text(json.dumps({
+        "schema": "sitv-dist/plan/1", "fingerprint": "x", "directions": ["sentiment_positive"],
+        "num_shards": 2, "requested_evaluations": 144, "unique_points": 120, "points": [], "sweeps": []}))
+    (out / "timings.json").write_text(json.dumps({"finetune:sentiment_positive": 12.5, "sweep": 40.0,
+                                                  "reduce": 0.5}))
+    cfg = {"experiment": {"name": "demo", "out_dir": str(out)},
+           "model": {"name": "tiny-llama", "dtype": "float32"},
+           "tasks": [{"name": "sentiment_positive"}, {"name": "sentiment_negative"}],
+           "sweeps": [{"name": "line_sentiment_positive"}, {"name": "grid_pos_neg"}],
+           "eval": {"max_length": 128}}
+    (out / "config.resolved.yaml").write_text(yaml.safe_dump(cfg))
+    hist = out / "finetune" / "sentiment_positive" / "history.json"
+    hist.parent.mkdir(parents=True)
+    hist.write_text(json.dumps({
+        "task": "sentiment_positive", "stopped_early": True, "best_epoch": 1, "epochs_run": 3,
+        "steps": [{"step": 1, "epoch": 0, "loss": 5.1, "lr": 1e-4, "grad_norm": 3.2}],
+        "epochs": [{"epoch": 0, "train_loss": 4.2, "val_loss": 4.0}, {"epoch": 1, "train_loss": 3.1, "val_loss": 3.3},
+                   {"epoch": 2, "train_loss": 2.7, "val_loss": 3.4}], "time_s": 12.3}))
+    return out
+
+
+def _row(md: str, first_cell: str, section: str) -> list[str]:
+    """Cells of the first table row starting with ``first_cell`` inside ``section``."""
+    body = md.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
+    for line in body.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and cells[0] == first_cell:
+            return cells
+    raise AssertionError(f"no row {first_cell!r} in section {section!r}")
+
+
+def test_write_report_files(out_dir: Path):
+    an = write_report(out_dir)
+    assert (out_dir / "report.md").stat().st_size > 0
+    on_disk = json.loads((out_dir / "analysis.json").read_text())
+    assert on_disk == json.loads(json.dumps(an))
+    assert set(on_disk["sweeps"]) == {"line_sentiment_positive", "grid_pos_neg"}
+    assert on_disk["dedupe"] == {"requested_evaluations": 144, "unique_points": 120, "saved": 24,
+                                 "saved_fraction": pytest.approx(24 / 144)}
+    pngs = [p for paths in on_disk["plots"].values() for p in paths]
+    assert len(pngs) == 5  # line, categories; grid: heatmap, surface, slices
+    for p in pngs:
+        assert p.startswith("plots/") and (out_dir / p).stat().st_size > 1000
+    md = (out_dir / "report.md").read_text()
+    for p in pngs:
+        assert f"]({p})" in md
+    for section in ("Summary", "Configuration", "Timing breakdown", "Training history", "Results",
+                    "Crossings", "Squaring test", "Compositional test", "Per-category losses",
+                    "Grid sweeps", "Plots", "Dedupe"):
+        assert f"## {section}\n" in md
+    assert "<details>" in md and "max_length: 128" in md
+
+
+def test_report_numbers_match_results(out_dir: Path):
+    write_report(out_dir)
+    md = (out_dir / "report.md").read_text()
+    res = json.loads((out_dir / "results" / "line_sentiment_positive.json").read_text())
+    pts = res["points"]
+    line = [pts[i]["general"]["loss"] for i in res["index"]["line"]]
+    l0 = line[res["alpha"].index(0.0)]
+    k = int(np.argmin(line))
+    summary = _row(md, "line_sentiment_positive", "Summary")
+    assert summary[2] == f"{l0:.4f}" == f"{res['base_loss']:.4f}"
+    assert summary[3] == f"{line[k]:.4f}" and summary[4] == f"{res['alpha'][k]:.4f}"
+    assert summary[4] == "0.6000"
+    assert summary[7] == "1"  # one return to base loss, at α = 1.234
+    assert _row(md, "0.0000", "Results")[1] == f"{l0:.4f}"
+    cross = _row(md, "1", "Crossings")
+    x = 1.2 + 0.1 * (general(1.2) - BASE) / (general(1.2) - general(1.3))
+    assert cross[1] == f"{x:.4f}" and abs(x - 1.234) < 0.01
+    sq = _row(md, "1", "Squaring test")  # L(2α) returns at α = 0.617
+    assert float(sq[1]) == pytest.approx(0.617, abs=0.01) and float(sq[2]) == pytest.approx(2 * float(sq[1]), abs=2e-4)
+    # compositional: α + α² = 1.234 at α ≈ 0.711; α + α² = 0 at α = -1 lies outside the range
+    comp = _row(md, "1", "Compositional test")
+    assert float(comp[1]) == pytest.approx((-1 + math.sqrt(1 + 4 * 1.234)) / 2, abs=0.01)
+    assert _row(md, "coding", "Per-category losses")[1] == f"{l0:.4f}"
+    grid_res = json.loads((out_dir / "results" / "grid_pos_neg.json").read_text())
+    g0 = grid_res["points"][grid_res["base_point"]]["general"]["loss"]
+    assert _row(md, "base loss L(0, 0)", "Grid sweeps")[1] == f"{g0:.4f}" == f"{BASE + 0.05:.4f}"
+    gmin = min(p["general"]["loss"] for p in grid_res["points"])
+    assert _row(md, "minimum", "Grid sweeps")[1] == f"{gmin:.4f}"
+    assert _row(md, "sentiment_positive", "Training history")[1:6] == ["3", "1", "yes", "2.7000", "3.4000"]
+    times = {p["id"]: p["time_s"] for r in (res, grid_res) for p in r["points"]}
+    assert f"mean {np.mean(list(times.values())):.4f} s over {len(times)} unique points" in md
+    assert "saving 24" in md
+
+
+def test_report_says_when_nothing_crosses(out_dir: Path):
+    path = out_dir / "results" / "line_sentiment_positive.json"
+    res = json.loads(path.read_text())
+    for p in res["points"]:  # make L(α) ≥ L(0) everywhere except the base: no sign change
+        c = p["coefficients"][0]
+        p["general"]["loss"] = BASE + c * c
+    path.write_text(json.dumps(res))
+    write_report(out_dir)
+    md = (out_dir / "report.md").read_text()
+    crossings = md.split("## Crossings\n", 1)[1].split("\n## ", 1)[0]
+    assert NO_CROSSING in crossings
+    assert "touch" not in crossings
