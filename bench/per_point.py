@@ -172,7 +172,7 @@ def main() -> None:
     n_alpha = len(alphas)
     n_params = sum(p.numel() for p in parameters(model).values())
     print(f"\n1D experiment: {n_alpha} α in [-0.5, 1.5] + squaring + compositional; {n_points} unique points "
-          f"for {plan['requested_evaluations']} requested; model {args.model} ({n_params / 1e6:.1f} M parameters); "
+          f"for {plan.requested_evaluations} requested; model {args.model} ({n_params / 1e6:.1f} M parameters); "
           f"{len(raw['general'])} general + 2×{len(raw['task:sentiment_positive'])} task texts, max_length "
           f"{args.max_length}; torch threads {torch.get_num_threads()}; {time.strftime('%Y-%m-%d %H:%M')}")
     print(f"{'method':<36}{'wall s':>9}{'s per α':>9}{'× sitv':>8}{'texts passed':>14}")
@@ -192,7 +192,7 @@ def main() -> None:
     print(f"L(0): sitv-dist (pads masked) {l0['sets']['general']['loss']:.4f}; reference (pads counted) {ref_l0:.4f}")
 
 
-def floor(model, sets: dict, plan: dict) -> float:
+def floor(model, sets: dict, plan) -> float:
     """The forward passes of every planned point over its sets, model fixed."""
     start = time.perf_counter()
     for p in plan.points:

@@ -1,4 +1,8 @@
-"""The `sitv` command: a table of subcommands, each a parser and the stage it calls."""
+"""The `sitv` command: a table of subcommands, each a parser and the stage it calls.
+
+Each subcommand imports its stage when it runs (the only imports inside functions here, and
+none of them closes a cycle: nothing imports the CLI), so `sitv status` or `sitv
+config-reference` does not pay seconds for torch, transformers and matplotlib."""
 from __future__ import annotations
 
 import argparse
@@ -8,14 +12,6 @@ from pathlib import Path
 
 from .config import ConfigError, load_config, reference
 from .outdir import OutDir
-from .results.compare import compare
-from .results.report import write_report
-from .stages.finetune import finetune
-from .stages.report import reduce_and_report
-from .stages.run import run
-from .stages.sweep import refine, sweep_command
-from .sweep.reduce import MissingPoints, reduce, status
-from .vectors.taskvector import from_checkpoints
 
 
 def _config_args(p: argparse.ArgumentParser) -> None:
@@ -36,28 +32,34 @@ def _config(args: argparse.Namespace):
 
 # ------------------------------------------------------------------ one function per subcommand
 def cmd_run(args: argparse.Namespace) -> int:
+    from .stages.run import run
     run(_config(args)[0])
     return 0
 
 
 def cmd_finetune(args: argparse.Namespace) -> int:
+    from .stages.finetune import finetune
     cfg, out = _config(args)
     finetune(cfg, out, args.task, force=args.force)
     return 0
 
 
 def cmd_taskvector(args: argparse.Namespace) -> int:
+    from .vectors.taskvector import from_checkpoints
     meta = from_checkpoints(args.base, args.finetuned, Path(args.out), args.dtype)
     print(f"wrote {args.out}: {meta['num_parameters']} parameters, |T| = {float(meta['global_norm']):.6g}")
     return 0
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from .stages.sweep import sweep_command
     cfg, out = _config(args)
     return sweep_command(cfg, out, args.shard, wait=args.wait, reduce=not args.no_reduce)
 
 
 def cmd_refine(args: argparse.Namespace) -> int:
+    from .stages.report import reduce_and_report
+    from .stages.sweep import refine
     cfg, out = _config(args)
     added = refine(cfg, out, args.rounds if args.rounds is not None else cfg.sweep.refine_rounds,
                    args.tol or cfg.sweep.refine_tol)
@@ -68,6 +70,7 @@ def cmd_refine(args: argparse.Namespace) -> int:
 
 
 def cmd_reduce(args: argparse.Namespace) -> int:
+    from .sweep.reduce import MissingPoints, reduce
     try:
         for path in reduce(OutDir(args.out_dir)):
             print(f"wrote {path}")
@@ -80,12 +83,14 @@ def cmd_reduce(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from .results.report import write_report
     write_report(Path(args.out_dir), bootstrap=args.bootstrap)
     print(f"wrote {OutDir(args.out_dir).report}")
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from .sweep.reduce import status
     print(json.dumps(status(OutDir(args.out_dir)), indent=1))
     return 0
 
@@ -93,6 +98,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     if not 0 < args.level < 1 or args.bootstrap < 0:
         raise ConfigError(f"--level must be in (0, 1) and --bootstrap >= 0, got {args.level}, {args.bootstrap}")
+    from .results.compare import compare
     try:
         compare([Path(d) for d in args.out_dirs], Path(args.out), args.bootstrap, args.level, args.seed)
     except FileNotFoundError as exc:

@@ -82,8 +82,12 @@ class OutDir:
     def evaluation_log(self) -> Path:
         return self.root / "logs" / "evaluations.tsv"
 
+    @property
+    def finetune_root(self) -> Path:
+        return self.root / "finetune"
+
     def finetune_dir(self, task: str) -> Path:
-        return self.root / "finetune" / task
+        return self.finetune_root / task
 
     def finetuned_model(self, task: str) -> Path:
         return self.finetune_dir(task) / "model"
@@ -226,7 +230,7 @@ class OutDir:
 
     def read_histories(self) -> dict[str, dict]:
         """Every finished fine-tune's history, by task."""
-        return {p.parent.name: read_json(p) for p in sorted((self.root / "finetune").glob("*/history.json"))}
+        return {p.parent.name: read_json(p) for p in sorted(self.finetune_root.glob("*/history.json"))}
 
     def read_optional(self, path: Path) -> Any:
         return read_json(path) if path.is_file() else None

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import ConfigError, ExperimentConfig
+from .embedded.corpus import data_file
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,6 @@ def load_texts(source: str, *, key: str, embedded_name: str, split: str,
                text_field: str = "text", category_field: str | None = None, limit: int = 0) -> list[Text]:
     """Load one text set; `key` names the config field in errors (e.g. 'tasks.0.eval')."""
     if source == "embedded":
-        from .embedded.corpus import data_file
         rows = _read_local(data_file(embedded_name, split), key)
     elif source.startswith("hf:"):
         rows = _read_hub(source, key)

@@ -1,6 +1,6 @@
 """Analysis of reduced sweep results: minima, crossings, squaring/compositional curves, 2D additivity.
 
-Pure numpy on the dicts described in docs/layout.md (``results/<sweep>.json``). Everything
+Pure numpy on the reduced results dicts (docs/layout.md; ``OutDir.results(sweep)``). Everything
 returned is JSON-serialisable: plain floats/ints/lists, non-finite values as ``None``.
 The analysis states what was measured; it does not interpret it.
 """

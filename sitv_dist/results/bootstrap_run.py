@@ -11,6 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..outdir import OutDir
 from .analysis import general_loss, task_loss, to_jsonable
 from .uncertainty import (DEFAULT_LEVEL, DEFAULT_REPLICATES, curve_uncertainty, observed_losses, replicate_losses,
                           resample_counts)
@@ -28,42 +29,42 @@ def _set_seed(seed: int, set_name: str) -> np.random.Generator:
 
 
 class PointFiles:
-    """Reads ``OUT/points/<id>.json`` once each; checks the plan's fingerprint when there is one."""
+    """Reads each point's file once, through :class:`OutDir`; checks the plan's fingerprint when
+    there is one (a record without a fingerprint is accepted)."""
 
-    def __init__(self, out_dir: Path):
-        self.out = Path(out_dir)
-        plan = self.out / "plan.json"
+    def __init__(self, out_dir: "Path | OutDir"):
+        self.out = OutDir(out_dir)
         self.fingerprint = None
-        if plan.is_file():
-            try:
-                self.fingerprint = json.loads(plan.read_text()).get("fingerprint")
-            except json.JSONDecodeError:
-                pass
+        try:
+            plan = self.out.read_optional(self.out.plan)
+        except json.JSONDecodeError:
+            plan = None
+        if isinstance(plan, dict):
+            self.fingerprint = plan.get("fingerprint")
         self._cache: dict[str, dict] = {}
-        es = self.out / "eval_sets.json"
-        self.eval_sets = json.loads(es.read_text()) if es.is_file() else None
+        self.eval_sets = self.out.read_eval_sets()
 
     def get(self, pid: str) -> dict:
         if pid not in self._cache:
-            path = self.out / "points" / f"{pid}.json"
-            try:
-                rec = json.loads(path.read_text())
-            except FileNotFoundError:
-                raise Unavailable(f"{path} is missing") from None
-            except json.JSONDecodeError:
-                raise Unavailable(f"{path} does not parse") from None
+            path = self.out.point(pid)
+            rec = self.out.read_point(pid, None)
+            if rec is None:
+                if not path.is_file():
+                    raise Unavailable(f"{path} is missing")
+                raise Unavailable(f"{path} does not parse as a point record")
             if self.fingerprint is not None and rec.get("fingerprint") not in (None, self.fingerprint):
-                raise Unavailable(f"{path} belongs to another experiment (fingerprint differs from plan.json)")
+                raise Unavailable(f"{path} belongs to another experiment (fingerprint differs from "
+                                  f"{self.out.plan.name})")
             self._cache[pid] = rec
         return self._cache[pid]
 
     def matrix(self, pids: Sequence[str], set_name: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """[points × texts] per-text NLL sums of one eval set, its token counts and categories."""
         if self.eval_sets is None:
-            raise Unavailable(f"{self.out / 'eval_sets.json'} is missing")
+            raise Unavailable(f"{self.out.eval_sets} is missing")
         info = self.eval_sets.get(set_name)
         if info is None or "tokens" not in info:
-            raise Unavailable(f"eval_sets.json has no per-text token counts for {set_name!r}")
+            raise Unavailable(f"{self.out.eval_sets.name} has no per-text token counts for {set_name!r}")
         tokens = np.asarray(info["tokens"], dtype=float)
         rows = []
         for pid in pids:
@@ -167,8 +168,8 @@ def run_uncertainty(out_dir: Path, results: dict[str, dict], replicates: int = D
                     level: float = DEFAULT_LEVEL, seed: int = 0, stratify: bool = True,
                     max_distance: float | None = None) -> dict[str, dict]:
     """:func:`sweep_uncertainty` for every line sweep of a run; {} when there are no per-point files."""
-    out = Path(out_dir)
-    if not (out / "points").is_dir() or not (out / "eval_sets.json").is_file():
+    out = OutDir(out_dir)
+    if not out.points_dir.is_dir() or not out.eval_sets.is_file():
         return {}
     points = PointFiles(out)
     return {name: sweep_uncertainty(out, res, replicates, level, seed, stratify, max_distance, points)

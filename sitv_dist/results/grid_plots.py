@@ -10,18 +10,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from .figures import save  # noqa: E402
+
 
 def loss_array(analysis: dict) -> np.ndarray:
     """The general-loss grid as a float array (NaN where non-finite)."""
     return np.array(analysis["general"], dtype=float)
-
-
-def _save(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
 
 
 def _picks(axis: list[float], k: int = 5) -> list[int]:
@@ -47,7 +41,7 @@ def plot_surface(analysis: dict, path: Path) -> Path | None:
     ax.set_ylabel(f"β ({d[1]})")
     ax.set_zlabel("general loss")
     ax.set_title(f"{analysis.get('sweep', '')}: L(α, β) (red plane: base loss {analysis['base_loss']:.4f})")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_slices(analysis: dict, path: Path) -> Path | None:
@@ -69,7 +63,7 @@ def plot_slices(analysis: dict, path: Path) -> Path | None:
         ax.grid(alpha=0.3)
     left.set_ylabel("general loss (nats/token)")
     fig.suptitle(f"{analysis.get('sweep', '')}: slices of L(α, β)")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_plane_slices(analysis: dict, path: Path) -> Path | None:
@@ -90,7 +84,4 @@ def plot_plane_slices(analysis: dict, path: Path) -> Path | None:
         ax.set_ylabel(d[1])
     fig.colorbar(mesh, ax=axes[0].tolist(), label="general loss (nats/token)")
     fig.suptitle(f"{analysis.get('sweep', '')}: plane slices")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save(fig, path, tight=False)            # constrained layout: no tight_layout

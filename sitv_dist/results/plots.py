@@ -14,19 +14,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .analysis import as_array, category_loss  # noqa: E402
+from .figures import save  # noqa: E402
 from .grid_plots import plot_plane_slices, plot_slices, plot_surface  # noqa: E402
-
-DPI = 120
-
-
-def _save(fig, path: Path) -> Path:
-    """Write a figure and free it (many sweeps in one process must not leak figures)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return path
 
 
 def _mark_crossings(ax, crossings: list[dict], ref: float, color: str, label: str) -> None:
@@ -77,7 +66,7 @@ def plot_line(results: dict, analysis: dict, path: Path) -> Path:
         tax.grid(alpha=0.3)
         tax.legend(fontsize=8)
     axes[-1][0].set_xlabel("α (coefficient of the task vector)")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_categories(results: dict, analysis: dict, path: Path) -> Path | None:
@@ -100,7 +89,7 @@ def plot_categories(results: dict, analysis: dict, path: Path) -> Path | None:
     ax.set_title(f"{analysis.get('sweep') or ''}: general loss per category (★ = minimum)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_grid(results: dict, analysis: dict, path: Path) -> Path | None:
@@ -137,7 +126,7 @@ def plot_grid(results: dict, analysis: dict, path: Path) -> Path | None:
     ax.set_ylabel(f"β ({dirs[1]})")
     ax.set_title(f"{analysis.get('sweep') or ''}: L(α, β) (red dashed: base-loss contour)")
     ax.legend(fontsize=8, loc="upper right")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_sweep(results: dict, analysis: dict, plots_dir: Path) -> list[Path]:

@@ -18,7 +18,7 @@ intervals for
 - the arg-min α (a sampled α, so its interval's ends are sampled α's);
 
 and a plain statement per crossing of whether ``L(α) − L(0)`` at the samples on either side
-of it is distinguishable from 0 at the chosen level.
+of it is distinguishable from 0 at the chosen level (:mod:`.verdicts`).
 
 Matching replicate crossings to an observed crossing k: a replicate crossing matches when it
 has the same direction ("touch" matches either), lies in k's window, and is the nearest such
@@ -37,8 +37,9 @@ randomness of fine-tuning and the choice of eval distribution are not part of th
 intervals.
 
 The functions here work on arrays (``nll`` as points × texts, ``tokens`` per text);
-:mod:`sitv_dist.sweep_uncertainty` loads a line sweep's per-text data from an output directory
-(``OUT/points/<id>.json`` ``sets[name]["per_text_nll"]`` and ``OUT/eval_sets.json``).
+:mod:`.bootstrap_run` loads a line sweep's per-text data from an output directory (each
+point's ``sets[name]["per_text_nll"]`` and the eval sets' token counts, through
+:class:`sitv_dist.outdir.OutDir`).
 """
 from __future__ import annotations
 
@@ -51,6 +52,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .analysis import as_array, find_crossings, find_minimum, to_jsonable
+from .verdicts import returns_to_base
 
 DEFAULT_REPLICATES = 1000
 DEFAULT_LEVEL = 0.95
@@ -254,113 +256,6 @@ def argmin_interval(x: Sequence[float], observed: Sequence[float], reps: np.ndar
             "interior": float(np.mean((ax > span.min()) & (ax < span.max()))),
             "min_loss_ci": _interval(mlo, mhi),
             "distribution": {repr(float(v)): f for v, f in sorted(top)}}
-
-
-# ----------------------------------------------------------------------------- verdicts
-def _fmt(v: float) -> str:
-    return "{:.4f}".format(v)
-
-
-def _pct(level: float) -> str:
-    return f"{100 * level:g}%"
-
-
-def _sign_of(ci: list[float] | None) -> int | None:
-    """+1 / −1 when the interval lies above / below 0, 0 when it includes 0, None when missing."""
-    if ci is None:
-        return None
-    return 1 if ci[0] > 0 else (-1 if ci[1] < 0 else 0)
-
-
-def _side(c: dict) -> tuple[str, str]:
-    return {"up": ("below", "above"), "down": ("above", "below")}.get(c["direction"], ("", ""))
-
-
-def returns_to_base(x: Sequence[float], diff: list[dict], crossings: list[dict],
-                    level: float = DEFAULT_LEVEL, label: str = "L(α)") -> dict:
-    """Whether the sign change of L(α) − L(0) at each crossing is distinguishable from noise.
-
-    ``diff`` holds, per sampled α, ``{"alpha", "value", "ci", "excludes_zero"}``; each crossing
-    carries its bracket (``left``/``right``) and its ``window`` (from :func:`crossing_intervals`).
-    For each crossing this reports its two neighbouring samples (does the interval of
-    L(α) − L(0) exclude 0 there?) and, walking outwards from them inside the window, the
-    nearest sample on each side whose interval excludes 0 (an *anchor*). The crossing is
-    *resolved* when both anchors exist with the signs of the crossing (below then above L(0)
-    for "up", above then below for "down", the same sign on both sides for "touch"): the curve
-    is measurably on one side of L(0) before it and on the other after it, with the samples
-    in between (if any) indistinguishable from L(0). The statements say what was measured.
-    """
-    xs = [float(v) for v in x]
-    order = sorted(range(len(xs)), key=lambda i: xs[i])
-    pos = {xs[i]: r for r, i in enumerate(order)}
-    pct, name = _pct(level), f"{label} − L(0)"
-    per = []
-    for c in crossings:
-        lo_w, hi_w = c.get("window") or (-math.inf, math.inf)
-        nb, anchors, band = [], [], []
-        for side, step in (("left", -1), ("right", 1)):
-            r = pos.get(float(c[side][0]))
-            d = diff[order[r]] if r is not None else None
-            nb.append({"alpha": float(c[side][0]), "value": None if d is None else d["value"],
-                       "ci": None if d is None else d["ci"],
-                       "excludes_zero": None if d is None else d["excludes_zero"]})
-            anchor = None
-            while r is not None and 0 <= r < len(order):
-                d = diff[order[r]]
-                if not lo_w <= d["alpha"] <= hi_w or d["ci"] is None:
-                    break
-                if d["excludes_zero"]:
-                    anchor = {"alpha": d["alpha"], "ci": d["ci"], "sign": _sign_of(d["ci"])}
-                    break
-                band.append(d["alpha"])
-                r += step
-            anchors.append(anchor)
-        want = {"up": (-1, 1), "down": (1, -1)}.get(c["direction"])
-        signs = tuple(a["sign"] if a else None for a in anchors)
-        if want is None:       # a touch: the same side of L(0) on both sides
-            resolved = None not in signs and signs[0] == signs[1]
-        else:
-            resolved = signs == want
-        where_txt = (f"between the samples α = {_fmt(nb[0]['alpha'])} and α = {_fmt(nb[1]['alpha'])}"
-                     if nb[0]["alpha"] != nb[1]["alpha"] else f"at the sample α = {_fmt(nb[0]['alpha'])}")
-        verb = "touches 0" if c["direction"] == "touch" else "changes sign"
-        loc = f"interpolated α = {_fmt(c['x'])}"
-        if c.get("ci") is not None:
-            loc += (f", {pct} interval {_fmt(c['ci'][0])}..{_fmt(c['ci'][1])}, present in "
-                    f"{100 * c.get('exists', 0):.1f}% of replicates")
-        head = f"{name} {verb} {where_txt} ({loc})"
-        if resolved and not band:
-            text = (f"{head}; the {pct} intervals of {name} at both samples exclude 0 "
-                    f"({_fmt(nb[0]['ci'][0])}..{_fmt(nb[0]['ci'][1])}; "
-                    f"{_fmt(nb[1]['ci'][0])}..{_fmt(nb[1]['ci'][1])}).")
-        elif resolved:
-            below, above = _side(c)
-            ends = (f"α = {_fmt(anchors[0]['alpha'])}{' (' + below + ' L(0))' if below else ''} and "
-                    f"α = {_fmt(anchors[1]['alpha'])}{' (' + above + ' L(0))' if above else ''}")
-            span = (f"the sample α = {_fmt(band[0])}" if len(set(band)) == 1 else
-                    f"the samples from α = {_fmt(min(band))} to α = {_fmt(max(band))}")
-            text = f"{head}; the {pct} interval of {name} includes 0 at {span} and excludes 0 at {ends}."
-        else:
-            if want is not None:
-                missing = [s for s, a, w in zip(("left", "right"), anchors, want) if a is None or a["sign"] != w]
-            else:
-                missing = [s for s, a in zip(("left", "right"), anchors) if a is None] or ["left", "right"]
-            text = (f"{head}; on the {' and '.join(missing)} side{'s' if len(missing) > 1 else ''} no sample "
-                    f"in the same run has a {pct} interval of {name} that excludes 0 with the sign of the "
-                    f"crossing, so this {'touch' if want is None else 'sign change'} is not distinguishable "
-                    f"from eval-set sampling noise.")
-        per.append({"x": c["x"], "neighbours": nb, "anchors": anchors, "indistinguishable_band": sorted(band),
-                    "resolved": bool(resolved), "statement": text})
-    nonzero = [d for d in diff if d["alpha"] != 0.0 and d["ci"] is not None]
-    indist = [d["alpha"] for d in nonzero if not d["excludes_zero"]]
-    if indist:
-        shown = ", ".join(_fmt(a) for a in indist[:12]) + (" …" if len(indist) > 12 else "")
-        tail = (f"At {len(indist)} of {len(nonzero)} sampled α ≠ 0 the {pct} interval of {name} includes 0 "
-                f"(α = {shown}).")
-    else:
-        tail = f"At every sampled α ≠ 0 with a finite loss ({len(nonzero)}) the {pct} interval of {name} excludes 0."
-    head = " ".join(p["statement"] for p in per) if per else f"No sign change of {name} in the sampled range."
-    return {"crossings": per, "indistinguishable_alpha": indist, "statement": f"{head} {tail}"}
 
 
 # ----------------------------------------------------------------------------- one curve

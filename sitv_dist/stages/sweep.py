@@ -24,6 +24,9 @@ from .prepare import derive_directions, preflight
 from .report import reduce_and_report
 
 
+THIS_PROCESS = Place(0, 1, 0, "local")     # a plain process: the configured launcher starts the workers
+
+
 def choose_launcher(cfg: ExperimentConfig, place: Place) -> str:
     """'torchrun' (this process is one rank of a launch), 'slurm', 'processes' or 'inline'."""
     if place.launcher == "torchrun":
@@ -66,7 +69,7 @@ def execute(cfg: ExperimentConfig, out: OutDir, plan: Plan, shards: list[int] | 
     """Evaluate the missing points of a plan (of `shards`, default all) with the configured
     launcher (not torchrun: there every rank runs `sweep_rank`)."""
     out = OutDir(out)
-    how = choose_launcher(cfg, Place(0, 1, 0, "local"))
+    how = choose_launcher(cfg, THIS_PROCESS)
     shards = list(range(plan.num_shards)) if shards is None else shards
     targeted = [p for p in plan.points if p.shard in shards]
     done_before = out.done_ids(plan)

@@ -48,7 +48,7 @@ def setup(toy, tmp_path_factory) -> dict:
 
 def torchrun(config: Path, *args: str, nproc: int = 2) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-           "-m", "sitv_dist.distributed.train", "-c", str(config), *args]
+           "-m", "sitv_dist.cli", "finetune", "-c", str(config), *args]
     out = subprocess.run(cmd, env=ENV, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-5000:]
     return out
@@ -57,7 +57,7 @@ def torchrun(config: Path, *args: str, nproc: int = 2) -> subprocess.CompletedPr
 def killed_at_first_checkpoint(config: Path, task_dir: Path) -> int:
     """Start a 2-rank run, SIGKILL every process of it once a checkpoint exists; the step it holds."""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "sitv_dist.distributed.train", "-c", str(config)]
+           "-m", "sitv_dist.cli", "finetune", "-c", str(config)]
     proc = subprocess.Popen(cmd, env=ENV, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     latest = task_dir / "checkpoint" / "latest"
     deadline = time.monotonic() + 240
@@ -110,9 +110,9 @@ def ddp_run(setup) -> Path:
 
 
 def test_two_ranks_match_one_rank_with_the_same_global_batch(setup, ddp_run):
-    from sitv_dist.distributed.train import main
+    from sitv_dist.cli import main
     config = setup["config"]("one", batch_size=8)            # 8 × 1 rank × 2 = 4 × 2 ranks × 2
-    assert main(["-c", str(config)]) == 0
+    assert main(["finetune", "-c", str(config)]) == 0
     one, two = setup["root"] / "one", ddp_run
     h1, h2 = history(one), history(two)
     assert (h1["world_size"], h1["global_batch"], h2["world_size"], h2["global_batch"]) == (1, 16, 2, 16)

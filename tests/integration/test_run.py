@@ -46,8 +46,8 @@ def test_sitv_run_end_to_end(tmp_path, capsys):
     refined = analysis["refined"]["line_qa_factual"]
     assert refined["samples"] == len(res["index"]["all"]) and "## Refined crossings and minima" in report
     plan = json.loads((out / "plan.json").read_text())
-    assert plan.requested_evaluations > plan.unique_points
-    assert str(plan.requested_evaluations - plan.unique_points) in report
+    assert plan["requested_evaluations"] > plan["unique_points"]
+    assert str(plan["requested_evaluations"] - plan["unique_points"]) in report
     # every grid point shares the one base with the lines
     grid = json.loads((out / "results" / "grid_sentiment_positive__sentiment_negative.json").read_text())
     assert grid["base_loss"] == base

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
+from sitv_dist.config import EvalConfig, ExperimentConfig, FinetuneConfig, dump
 from sitv_dist.results.report import NO_CROSSING, write_report
 
 ALPHA = [k / 10 for k in range(-5, 16)]  # -0.5 ... 1.5, contains 0 and shares 2α points
@@ -178,3 +179,17 @@ def test_report_says_when_nothing_crosses(out_dir: Path):
     crossings = md.split("## Crossings\n", 1)[1].split("\n## ", 1)[0]
     assert NO_CROSSING in crossings
     assert "touch" not in crossings
+
+
+def test_report_configuration_shows_eval_max_length(out_dir: Path):
+    """A resolved config that converts: explicit rows, eval.max_length apart from finetune.max_length."""
+    cfg = ExperimentConfig(name="demo", eval=EvalConfig(max_length=256, batch_size=8),
+                           finetune=FinetuneConfig(max_length=64))
+    (out_dir / "config.resolved.yaml").write_text(dump(cfg))
+    write_report(out_dir, bootstrap=0)
+    md = (out_dir / "report.md").read_text()
+    assert _row(md, "eval.max_length", "Configuration")[1] == "256"
+    assert _row(md, "finetune.max_length", "Configuration")[1] == "64"
+    assert _row(md, "eval.batch_size", "Configuration")[1] == "8"
+    assert _row(md, "experiment", "Configuration")[1] == "demo"
+    assert "<details>" in md and "max_length: 256" in md
