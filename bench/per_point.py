@@ -33,7 +33,8 @@ from sitv_dist.vectors import taskvector
 from sitv_dist.sweep.apply import PointWriter
 from sitv_dist.config import load_config
 from sitv_dist.sweep.evaluation import build_eval_set, per_text_nll
-from sitv_dist.models.loading import load_model, load_tokenizer, model_location, parameters
+from sitv_dist.models.loading import load_model, load_tokenizer, parameters
+from sitv_dist.models.location import model_location
 from sitv_dist.sweep.plan import axis
 from sitv_dist.outdir import OutDir
 from sitv_dist.texts import eval_texts
