@@ -78,7 +78,7 @@ def execute(cfg: ExperimentConfig, out: OutDir, plan: Plan, shards: list[int] | 
     total = len(plan.points)
     with out.timed(stage):
         if how == "slurm":
-            jobs = submit_to_slurm(cfg, out, plan)
+            jobs = submit_to_slurm(cfg, out, plan, done_before)
             stats["submitted"] = [j.job_id for j in jobs]
             print(f"submitted {len(jobs)} Slurm array task(s): {', '.join(stats['submitted']) or 'none needed'}",
                   flush=True)
@@ -108,11 +108,10 @@ def execute(cfg: ExperimentConfig, out: OutDir, plan: Plan, shards: list[int] | 
     return stats
 
 
-def submit_to_slurm(cfg: ExperimentConfig, out: OutDir, plan: Plan) -> list:
-    """One array task per shard group that still has missing points (so a rerun after a
+def submit_to_slurm(cfg: ExperimentConfig, out: OutDir, plan: Plan, done: set[str]) -> list:
+    """One array task per shard group that still has points outside `done` (so a rerun after a
     crash, `scancel` or node failure submits just what is left)."""
     tasks = cfg.slurm.tasks or plan.num_shards
-    done = out.done_ids(plan)
     missing_shards = {p.shard for p in plan.points if p.id not in done}
     groups = [g for g in (owned_shards(plan.num_shards, k, tasks) for k in range(tasks))
               if missing_shards.intersection(g)]
