@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from .config import ConfigError, load_config, reference
-from .outdir import OutDir
+from .outdir import OutDir, OutDirError
 
 
 def _config_args(p: argparse.ArgumentParser) -> None:
@@ -23,11 +23,27 @@ def _config_args(p: argparse.ArgumentParser) -> None:
 def _config(args: argparse.Namespace):
     """The validated config with the command's flags as overrides."""
     overrides = list(args.set)
+    for flag in ("num_shards", "workers"):
+        if getattr(args, flag, None) is not None and getattr(args, flag) < 1:
+            raise ConfigError(f"--{flag.replace('_', '-')}: must be >= 1, got {getattr(args, flag)}")
     for flag, key in (("num_shards", "sweep.num_shards"), ("launcher", "sweep.launcher"), ("workers", "sweep.workers")):
-        if getattr(args, flag, None):
+        if getattr(args, flag, None) is not None:
             overrides.append(f"{key}={getattr(args, flag)}")
     cfg = load_config(args.config, overrides)
+    if hasattr(args, "confirm_large"):
+        from .sweep.plan import check_size
+        check_size(cfg, args.confirm_large)
     return cfg, OutDir(cfg.out_dir).create()
+
+
+def _shards(cfg) -> int:
+    """The shard count a plan of this config has outside torchrun."""
+    return max(cfg.sweep.num_shards, cfg.slurm.tasks if cfg.sweep.launcher == "slurm" else 1)
+
+
+def _existing(out_dir: str) -> None:
+    if not Path(out_dir).expanduser().is_dir():
+        raise OutDirError(f"{out_dir} is not a directory; give the out_dir of an experiment (see `sitv run`)")
 
 
 # ------------------------------------------------------------------ one function per subcommand
@@ -53,16 +69,25 @@ def cmd_taskvector(args: argparse.Namespace) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from .stages.sweep import sweep_command
+    if args.shard is not None and args.shard < 0:
+        raise ConfigError(f"--shard: must be >= 0, got {args.shard}")
     cfg, out = _config(args)
+    if args.shard is not None and args.shard >= _shards(cfg):
+        raise ConfigError(f"--shard: {args.shard} is not a shard of this plan (shards 0..{_shards(cfg) - 1}); "
+                          "pass --num-shards or set sweep.num_shards to the count you split into")
     return sweep_command(cfg, out, args.shard, wait=args.wait, reduce=not args.no_reduce)
 
 
 def cmd_refine(args: argparse.Namespace) -> int:
     from .stages.report import reduce_and_report
     from .stages.sweep import refine
+    if args.tol is not None and not args.tol > 0:
+        raise ConfigError(f"--tol: must be > 0 (a bracket width in coefficient units), got {args.tol}")
+    if args.rounds is not None and args.rounds < 0:
+        raise ConfigError(f"--rounds: must be >= 0, got {args.rounds}")
     cfg, out = _config(args)
     added = refine(cfg, out, args.rounds if args.rounds is not None else cfg.sweep.refine_rounds,
-                   args.tol or cfg.sweep.refine_tol)
+                   args.tol if args.tol is not None else cfg.sweep.refine_tol)
     print(f"refine: {sum(added)} point(s) added in {len(added)} round(s)")
     reduce_and_report(out)
     print(f"report: {out.report}")
@@ -71,6 +96,7 @@ def cmd_refine(args: argparse.Namespace) -> int:
 
 def cmd_reduce(args: argparse.Namespace) -> int:
     from .sweep.reduce import MissingPoints, reduce
+    _existing(args.out_dir)
     try:
         for path in reduce(OutDir(args.out_dir)):
             print(f"wrote {path}")
@@ -83,7 +109,10 @@ def cmd_reduce(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    if args.bootstrap < 0:
+        raise ConfigError(f"--bootstrap: must be >= 0 (0: no intervals), got {args.bootstrap}")
     from .results.report import write_report
+    _existing(args.out_dir)
     write_report(Path(args.out_dir), bootstrap=args.bootstrap)
     print(f"wrote {OutDir(args.out_dir).report}")
     return 0
@@ -91,6 +120,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from .sweep.reduce import status
+    _existing(args.out_dir)
     print(json.dumps(status(OutDir(args.out_dir)), indent=1))
     return 0
 
@@ -114,8 +144,14 @@ def cmd_config_reference(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------ the table
+def _confirm_arg(p):
+    p.add_argument("--confirm-large", action="store_true",
+                   help="run a plan of more than sweep.max_points point evaluations")
+
+
 def _run_args(p):
     _config_args(p)
+    _confirm_arg(p)
 
 
 def _finetune_args(p):
@@ -133,6 +169,7 @@ def _taskvector_args(p):
 
 def _sweep_args(p):
     _config_args(p)
+    _confirm_arg(p)
     p.add_argument("--shard", type=int, help="evaluate only this shard")
     p.add_argument("--num-shards", type=int, help="override sweep.num_shards")
     p.add_argument("--no-reduce", action="store_true", help="do not reduce and report when complete")
@@ -198,6 +235,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
+        return 2
+    except OutDirError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
 
 

@@ -1,12 +1,22 @@
 """Atomic file writes: a crash never leaves a half-written result behind."""
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import math
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+
+def _file_mode() -> int:
+    """0666 minus the process umask: what open() would give a new file (mkstemp gives 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -19,7 +29,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)               # mkstemp makes 0600; results are meant to be shared
+        os.chmod(tmp, _file_mode())        # mkstemp makes 0600; follow the umask like any other file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -41,3 +51,56 @@ def write_json(path: Path, obj: Any, indent: int | None = 1) -> None:
 
 def read_json(path: Path) -> Any:
     return json.loads(Path(path).read_text())
+
+
+class FileLock:
+    """An exclusive flock on `path`, held until released or until the process dies (also by
+    SIGKILL), so a crashed holder never leaves a stale lock. Works on local filesystems and on
+    NFS (Linux maps flock to POSIX locks there) and Lustre mounted with `-o flock`; where the
+    filesystem has no locks at all the lock is skipped with one warning (see docs/reliability.md)."""
+
+    warned = False
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.fd: int | None = None
+
+    def acquire(self, blocking: bool) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, _file_mode())
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except OSError as exc:
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                os.close(fd)
+                return False
+            if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+                os.close(fd)
+                raise
+            if not FileLock.warned:
+                print(f"warning: {self.path.parent} does not support file locks; concurrent sweeps on this "
+                      "out_dir may evaluate points twice", file=sys.stderr)
+                FileLock.warned = True
+        self.fd = fd
+        return True
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)           # closing the descriptor drops the flock
+            self.fd = None
+
+    def __enter__(self) -> "FileLock":
+        self.acquire(blocking=True)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+    def busy(self) -> bool:
+        """Whether another process holds the lock now (the file is left as it was)."""
+        if not self.path.is_file():
+            return False
+        if self.acquire(blocking=False):
+            self.release()
+            return False
+        return True

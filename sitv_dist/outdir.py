@@ -12,6 +12,8 @@ plan, one file per evaluated point, the evaluation audit log, failures, timings.
     OUT/failures/<id>.json            the traceback of a point that failed (removed once it succeeds)
     OUT/logs/evaluations.tsv          one line per evaluation (a point listed twice was recomputed)
     OUT/slurm/                        submitit folders, submissions.json
+    OUT/locks/                        flock files: planning, and each shard while it is evaluated
+    OUT/cache/file-hashes.json        content digests of models and directions, by path, size and mtime
     OUT/results/<sweep>.json, OUT/analysis.json, OUT/report.md, OUT/plots/*.png
 
 A point file that does not parse or belongs to another experiment counts as missing, so a
@@ -28,7 +30,23 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .io import atomic_write_text, read_json, write_json
+from .io import FileLock, atomic_write_text, read_json, write_json
+
+
+class OutDirError(ValueError):
+    """A file in OUT that is missing or unreadable, phrased as 'file: what is wrong; how to fix it'."""
+
+
+def _read(path: Path, fix: str) -> Any:
+    """A JSON file of OUT, with one clear error when it is missing, corrupt or unreadable."""
+    try:
+        return read_json(path)
+    except FileNotFoundError:
+        raise OutDirError(f"{path} does not exist; {fix}") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise OutDirError(f"{path} is corrupt ({str(exc).splitlines()[0][:80]}); {fix}") from None
+    except OSError as exc:
+        raise OutDirError(f"{path} cannot be read ({exc.strerror}); check its permissions") from None
 
 
 class OutDir:
@@ -44,7 +62,17 @@ class OutDir:
         return self.root / other
 
     def create(self) -> "OutDir":
-        self.root.mkdir(parents=True, exist_ok=True)
+        """Make OUT and prove it writable (a probe file, removed at once), so that a bad out_dir
+        fails now with its reason rather than after the first model loaded."""
+        from .config import ConfigError      # config is a leaf; imported here only for the error type
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe = self.root / f".write-probe-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise ConfigError(f"out_dir: cannot write to {self.root} ({exc.strerror or exc}); choose a writable "
+                              "directory (it is created if missing)") from None
         return self
 
     # ------------------------------------------------------------------ paths
@@ -102,6 +130,27 @@ class OutDir:
         return self.root / "task_vectors" / f"{name}.safetensors"
 
     @property
+    def locks_dir(self) -> Path:
+        return self.root / "locks"
+
+    def shard_lock(self, shard: int, num_shards: int) -> FileLock:
+        """Held while a process evaluates the shard (named with the shard count: another sharding
+        of the same plan is other work)."""
+        return FileLock(self.locks_dir / f"shard-{shard}-of-{num_shards}.lock")
+
+    def plan_lock(self) -> FileLock:
+        """Held while a process checks OUT against its config and writes plan.json."""
+        return FileLock(self.locks_dir / "plan.lock")
+
+    def sweep_in_progress(self) -> bool:
+        """Whether another process is evaluating a shard of this OUT now."""
+        return self.locks_dir.is_dir() and any(FileLock(p).busy() for p in self.locks_dir.glob("shard-*.lock"))
+
+    @property
+    def hash_cache(self) -> Path:
+        return self.root / "cache" / "file-hashes.json"
+
+    @property
     def slurm_dir(self) -> Path:
         return self.root / "slurm"
 
@@ -134,10 +183,10 @@ class OutDir:
         atomic_write_text(self.config, yaml_text)
 
     def read_plan(self) -> dict:
-        if not self.plan.is_file():
-            raise FileNotFoundError(f"{self.plan} does not exist: run `sitv sweep` (or `sitv run`) for this "
-                                    "out_dir first")
-        return read_json(self.plan)
+        plan = _read(self.plan, "run `sitv sweep` (or `sitv run`) for this out_dir to (re)write it")
+        if not isinstance(plan, dict) or not isinstance(plan.get("points"), list):
+            raise OutDirError(f"{self.plan} is not a plan; run `sitv sweep` for this out_dir to rewrite it")
+        return plan
 
     def write_plan(self, plan: dict) -> None:
         write_json(self.plan, plan, indent=None)
@@ -149,7 +198,10 @@ class OutDir:
         try:
             yield
         finally:
-            timings = read_json(self.timings) if self.timings.is_file() else {}
+            try:
+                timings = read_json(self.timings) if self.timings.is_file() else {}
+            except (ValueError, UnicodeDecodeError):
+                timings = {}            # a corrupt timings file only loses timings
             timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - start
             write_json(self.timings, timings)
 
@@ -181,7 +233,7 @@ class OutDir:
         """Ids of planned points whose valid result is on disk with every set the plan asks for."""
         done = set()
         for p in plan.points:
-            record = self.read_point(p.id, plan.fingerprint)
+            record = self.read_point(p.id, p.fingerprint)
             if record is not None and all(s in record["sets"] for s in p.sets):
                 done.add(p.id)
         return done
@@ -218,7 +270,7 @@ class OutDir:
         write_json(self.eval_sets, info, indent=None)
 
     def read_eval_sets(self) -> dict | None:
-        return read_json(self.eval_sets) if self.eval_sets.is_file() else None
+        return _read(self.eval_sets, "rerun `sitv sweep` to rewrite it") if self.eval_sets.is_file() else None
 
     def write_results(self, sweep: str, results: dict) -> Path:
         write_json(self.results(sweep), results)
@@ -226,14 +278,16 @@ class OutDir:
 
     def read_results(self) -> dict[str, dict]:
         """Every reduced sweep, by name."""
-        return {p.stem: read_json(p) for p in sorted(self.results_dir.glob("*.json"))}
+        return {p.stem: _read(p, "rerun `sitv reduce` for this out_dir to rewrite it")
+                for p in sorted(self.results_dir.glob("*.json"))}
 
     def read_histories(self) -> dict[str, dict]:
         """Every finished fine-tune's history, by task."""
-        return {p.parent.name: read_json(p) for p in sorted(self.finetune_root.glob("*/history.json"))}
+        return {p.parent.name: _read(p, "rerun `sitv finetune --force` for that task")
+                for p in sorted(self.finetune_root.glob("*/history.json"))}
 
     def read_optional(self, path: Path) -> Any:
-        return read_json(path) if path.is_file() else None
+        return _read(path, "rerun the command that writes it") if path.is_file() else None
 
     def record_submission(self, entry: dict) -> None:
         history = read_json(self.slurm_submissions) if self.slurm_submissions.is_file() else []

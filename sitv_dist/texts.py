@@ -29,6 +29,9 @@ def load_texts(source: str, *, key: str, embedded_name: str, split: str,
     for i, row in enumerate(rows):
         if isinstance(row, str):
             row = {text_field: row}
+        if not isinstance(row, dict):
+            raise ConfigError(f"{key}: row {i} of {source!r} is {type(row).__name__} {str(row)[:40]!r}, not a "
+                              f'string or an object like {{"{text_field}": "..."}}; fix that row')
         if text_field not in row:
             raise ConfigError(f"{key}: row {i} of {source!r} has no field {text_field!r} "
                               f"(fields: {', '.join(row)}); set the text_field")
@@ -45,13 +48,22 @@ def load_texts(source: str, *, key: str, embedded_name: str, split: str,
 def _read_local(path: Path, key: str) -> list:
     if not path.is_file():
         raise ConfigError(f"{key}: file {str(path)!r} does not exist")
-    raw = path.read_text()
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{key}: {path} is not UTF-8 text (byte {exc.start}: {exc.reason}); "
+                          "convert it, e.g. iconv -f latin1 -t utf-8") from None
     if path.suffix == ".txt":
         return [line for line in raw.splitlines() if line.strip()]
     try:
         if path.suffix == ".json":
             data = json.loads(raw) if raw.strip() else []
-            return data if isinstance(data, list) else data.get("data", [])
+            if isinstance(data, dict) and isinstance(data.get("data", []), list):
+                return data.get("data", [])
+            if not isinstance(data, list):
+                raise ConfigError(f'{key}: {path} must hold a JSON list of rows (or {{"data": [...]}}), '
+                                  f"not {type(data).__name__}")
+            return data
         return [json.loads(line) for line in raw.splitlines() if line.strip()]
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{key}: {path} is not valid JSON/JSONL: {exc}") from None

@@ -129,3 +129,12 @@ def slurm_cluster():
     yield
     if not running:
         subprocess.run(["bash", str(script), "stop"], capture_output=True, timeout=120)
+
+
+def synthetic_inputs(cfg, tag: str) -> dict:
+    """Plan inputs (sitv_dist.sweep.fingerprint) for plans built without files: every
+    direction and eval set of `cfg` gets a digest derived from `tag`."""
+    from sitv_dist.sweep.plan import eval_set_names
+    return {"model": {"files": {"model.safetensors": tag}}, "settings": {},
+            "directions": {d: f"{tag}:{d}" for d in cfg.direction_names()},
+            "sets": {s: f"{tag}:{s}" for s in eval_set_names(cfg)}}

@@ -3,6 +3,8 @@ task names, and checks that phrase every problem as 'key: what is wrong; how to 
 Imports nothing of the project (the config package is a leaf of the import graph)."""
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
 
 EMBEDDED_TASKS = ("sentiment_positive", "sentiment_negative", "qa_factual", "instruction_following")
@@ -20,8 +22,25 @@ def require(value: str, key: str, fix: str) -> None:
 
 
 def positive(value: float, key: str) -> None:
-    if not value > 0:
-        raise ConfigError(f"{key}: must be > 0, got {value}")
+    if not (value > 0 and math.isfinite(value)):
+        raise ConfigError(f"{key}: must be > 0 and finite, got {value}")
+
+
+def non_negative(value: float, key: str, meaning: str = "") -> None:
+    if not (value >= 0 and math.isfinite(value)):
+        raise ConfigError(f"{key}: must be >= 0{f' ({meaning})' if meaning else ''}, got {value}")
+
+
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
+def path_name(value: str, key: str) -> None:
+    """Names that become file or folder names under OUT (tasks, directions, grids) must stay
+    one plain path part: no '/', no '..', no leading dot, nothing a shell or a filesystem reads
+    specially."""
+    if not isinstance(value, str) or not _NAME.fullmatch(value) or len(value) > 120:
+        raise ConfigError(f"{key}: {value!r} cannot be used as a name (it becomes a file name under out_dir); "
+                          "use up to 120 letters, digits, '_', '.' and '-', starting with a letter, digit or '_'")
 
 
 def choice(value: str, options: tuple[str, ...], key: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .checks import DTYPES, EMBEDDED_TASKS, ConfigError, check_source, choice, positive, require
+from .checks import DTYPES, EMBEDDED_TASKS, ConfigError, check_source, choice, non_negative, path_name, positive, require
 from .deepspeed import read_deepspeed_json
 from .specs import sources
 from .sweep import SlurmConfig, SweepConfig
@@ -86,6 +86,7 @@ class TaskConfig:
 
     def validate(self, key: str) -> None:
         require(self.name, f"{key}.name", "name the task")
+        path_name(self.name, f"{key}.name")
         for split in ("train", "eval"):
             source = getattr(self, split)
             if split == "train" and not source:
@@ -115,8 +116,7 @@ class EvalConfig:
         check_source(self.general, f"{key}.general")
         positive(self.max_length, f"{key}.max_length")
         positive(self.batch_size, f"{key}.batch_size")
-        if self.max_texts < 0:
-            raise ConfigError(f"{key}.max_texts: must be >= 0 (0 means all), got {self.max_texts}")
+        non_negative(self.max_texts, f"{key}.max_texts", "0 means all")
 
 
 @dataclass
@@ -163,8 +163,7 @@ class FinetuneConfig:
     def validate(self, key: str) -> None:
         for name in ("epochs", "batch_size", "grad_accum", "max_length"):
             positive(getattr(self, name), f"{key}.{name}")
-        if self.checkpoint_every < 0:
-            raise ConfigError(f"{key}.checkpoint_every: must be >= 0 (0 means off), got {self.checkpoint_every}")
+        non_negative(self.checkpoint_every, f"{key}.checkpoint_every", "0 means off")
         choice(self.backend, ("ddp", "deepspeed"), f"{key}.backend")
         choice(self.mixed_precision, ("auto", "bf16", "no"), f"{key}.mixed_precision")
         if self.backend == "deepspeed":
@@ -177,8 +176,7 @@ class FinetuneConfig:
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise ConfigError(f"{key}.warmup_ratio: must be in [0, 1), got {self.warmup_ratio}")
         for name in ("weight_decay", "max_grad_norm", "min_delta", "max_steps", "patience", "threads"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{key}.{name}: must be >= 0, got {getattr(self, name)}")
+            non_negative(getattr(self, name), f"{key}.{name}")
 
 
 
@@ -208,6 +206,7 @@ class ExperimentConfig:
 
     def validate(self) -> "ExperimentConfig":
         require(self.out_dir, "out_dir", "give an output directory")
+        path_name(self.name, "name")
         self.model.validate("model")
         self.embedded.validate("embedded")
         names = [t.name for t in self.tasks]

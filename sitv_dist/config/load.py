@@ -4,6 +4,7 @@ YAML text of a resolved config (what OUT/config.resolved.yaml holds)."""
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import types
 import typing
@@ -24,7 +25,9 @@ def load_config(path: str | os.PathLike | None = None, overrides: list[str] = ()
         if not p.is_file():
             raise ConfigError(f"config file {str(p)!r} does not exist")
         try:
-            data = yaml.safe_load(p.read_text()) or {}
+            data = yaml.load(p.read_text(), Loader=_UniqueKeyLoader) or {}
+        except UnicodeDecodeError:
+            raise ConfigError(f"config file {p}: not UTF-8 text; save it as UTF-8") from None
         except yaml.YAMLError as exc:
             raise ConfigError(f"config file {p}: not valid YAML: {exc}") from None
         if not isinstance(data, dict):
@@ -34,20 +37,46 @@ def load_config(path: str | os.PathLike | None = None, overrides: list[str] = ()
     return from_dict(ExperimentConfig, data, "").validate()
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.safe_load, except that a key given twice in one mapping is an error: PyYAML keeps
+    the last one silently, which can replace a whole section without a word."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice in one mapping; keep one", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def _apply_override(data: dict, item: str) -> None:
     key, sep, raw = item.partition("=")
-    if not sep or not key:
+    if not sep or not key or "" in key.split("."):
         raise ConfigError(f"--set {item!r}: expected KEY.PATH=VALUE, e.g. sweep.alpha.num=50")
-    value = yaml.safe_load(raw) if raw.strip() else ""
+    try:
+        value = yaml.load(raw, Loader=_UniqueKeyLoader) if raw.strip() else ""
+    except yaml.YAMLError as exc:
+        problem = str(exc).splitlines()[0]
+        raise ConfigError(f"--set {key}: the value {raw!r} is not valid YAML ({problem}); quote strings, "
+                          "e.g. --set name='a: b'") from None
     parts = key.split(".")
     node: Any = data
     for i, part in enumerate(parts[:-1]):
         if isinstance(node, list):
             node = node[_list_index(node, part, ".".join(parts[:i + 1]))]
             continue
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {key}: {'.'.join(parts[:i])} is a single value ({node!r}), not a section "
+                              "with keys; set it directly")
         if part not in node:
             node[part] = _default_subtree(parts[:i + 1])
         node = node[part]
+    if not isinstance(node, (dict, list)):
+        raise ConfigError(f"--set {key}: {'.'.join(parts[:-1])} is a single value ({node!r}), not a section "
+                          "with keys; set it directly")
     last = parts[-1]
     if isinstance(node, list):
         node[_list_index(node, last, key)] = value
@@ -106,6 +135,8 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         return None if value is None else _convert(args[0], value, key)
     if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(value):     # no setting means anything at NaN or infinity
+            raise ConfigError(f"{key}: must be a finite number, got {value}")
         return float(value)
     if tp is int and isinstance(value, int) and not isinstance(value, bool):
         return value

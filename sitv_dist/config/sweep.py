@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .checks import DTYPES, EMBEDDED_TASKS, ConfigError, choice, positive
+from .checks import DTYPES, EMBEDDED_TASKS, ConfigError, choice, non_negative, path_name, positive
 from .specs import validate_spec
 
 
@@ -43,6 +43,8 @@ class GridConfig:
             raise ConfigError(f"{key}.directions: a grid needs at least two directions, got {self.directions}")
         if len(set(self.directions)) != len(self.directions):
             raise ConfigError(f"{key}.directions: repeated direction in {self.directions}")
+        if self.name:
+            path_name(self.name, f"{key}.name")
         self.range.validate(f"{key}.range")
 
 
@@ -125,16 +127,18 @@ class SweepConfig:
     """Local launcher: worker processes, each with its own model copy."""
     threads_per_worker: int = 0
     """Torch CPU threads per worker process (0: torch's default; torchrun sets 1)."""
+    max_points: int = 5000
+    """Refuse a plan of more unique points than this unless confirmed (`--confirm-large`): a typo in
+    a `num` must not start a day-long sweep (or exhaust memory while planning a grid)."""
 
     def validate(self, key: str) -> None:
         self.alpha.validate(f"{key}.alpha")
         choice(self.launcher, ("local", "slurm"), f"{key}.launcher")
         positive(self.workers, f"{key}.workers")
         positive(self.refine_tol, f"{key}.refine_tol")
-        if self.refine_rounds < 0:
-            raise ConfigError(f"{key}.refine_rounds: must be >= 0, got {self.refine_rounds}")
-        if self.threads_per_worker < 0:
-            raise ConfigError(f"{key}.threads_per_worker: must be >= 0, got {self.threads_per_worker}")
+        non_negative(self.refine_rounds, f"{key}.refine_rounds")
+        non_negative(self.threads_per_worker, f"{key}.threads_per_worker", "0 means torch's default")
+        positive(self.max_points, f"{key}.max_points")
         choice(self.derived_sets, ("general", "all"), f"{key}.derived_sets")
         choice(self.apply_dtype, DTYPES, f"{key}.apply_dtype")
         choice(self.vector_dtype, DTYPES, f"{key}.vector_dtype")
@@ -144,9 +148,11 @@ class SweepConfig:
         for i, grid in enumerate(self.grids):
             grid.validate(f"{key}.grids.{i}")
         for name, path in self.task_vectors.items():
+            path_name(name, f"{key}.task_vectors.{name}")
             if not Path(path).expanduser().is_file():
                 raise ConfigError(f"{key}.task_vectors.{name}: file {path!r} does not exist")
         for name, derived in self.derived_directions.items():
+            path_name(name, f"{key}.derived_directions.{name}")
             derived.validate(f"{key}.derived_directions.{name}")
             if name in self.task_vectors:
                 raise ConfigError(f"{key}.derived_directions.{name}: {name!r} is also a key of {key}.task_vectors; "
@@ -188,7 +194,6 @@ class SlurmConfig:
         for name in ("time_min", "cpus_per_task", "ranks_per_task", "poll_s"):
             positive(getattr(self, name), f"{key}.{name}")
         for name in ("tasks", "array_parallelism", "gpus_per_task", "mem_gb", "max_requeues"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{key}.{name}: must be >= 0, got {getattr(self, name)}")
+            non_negative(getattr(self, name), f"{key}.{name}")
 
 

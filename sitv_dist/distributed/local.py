@@ -3,7 +3,11 @@ its own arguments (the single-GPU / CPU fallback, and the baseline the other lau
 match), with one progress bar over all of them."""
 from __future__ import annotations
 
+import ctypes
 import multiprocessing as mp
+import os
+import signal
+import threading
 import time
 from typing import Any, Callable
 
@@ -17,7 +21,7 @@ def run_processes(target: Callable[..., None], args_per_worker: list[tuple[Any, 
     ctx = mp.get_context("spawn")
     procs = []
     for args in args_per_worker:
-        proc = ctx.Process(target=target, args=args, daemon=False)
+        proc = ctx.Process(target=_child, args=(os.getpid(), target, args), daemon=False)
         proc.start()
         procs.append(proc)
     with tqdm(total=total, desc=f"sweep ({len(procs)} workers)", disable=not progress, unit="pt") as bar:
@@ -35,3 +39,24 @@ def worker_devices(workers: int) -> list[str | None]:
     import torch
     gpus = torch.cuda.device_count()
     return [f"cuda:{k % gpus}" if gpus else None for k in range(workers)]
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _child(parent: int, target: Callable[..., None], args: tuple) -> None:
+    """Run `target` in a worker that dies with its parent: a SIGKILLed `sitv sweep` must not
+    leave workers running on (a rerun would evaluate their points again)."""
+    try:     # Linux: the kernel sends SIGKILL when the parent dies
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):      # elsewhere: watch the parent id
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    if os.getppid() != parent:             # the parent died before prctl took effect
+        os._exit(1)
+    target(*args)
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)

@@ -63,18 +63,23 @@ def ensure_embedded(cfg: EmbeddedConfig, seed: int = 0) -> Path:
     return target
 
 
+def model_config(cfg: EmbeddedConfig, vocab_size: int | None = None, bos: int | None = None, eos: int | None = None):
+    """The embedded base's architecture (a tiny Llama with tied embeddings); before the
+    tokenizer is trained, its vocabulary is the configured size."""
+    from transformers import LlamaConfig
+    return LlamaConfig(vocab_size=vocab_size or cfg.vocab_size, hidden_size=cfg.hidden_size,
+                       intermediate_size=cfg.intermediate_size, num_hidden_layers=cfg.num_layers,
+                       num_attention_heads=cfg.num_heads, num_key_value_heads=cfg.num_heads,
+                       max_position_embeddings=512, tie_word_embeddings=True, bos_token_id=bos, eos_token_id=eos)
+
+
 def build(cfg: EmbeddedConfig, seed: int, out: Path) -> None:
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
 
     torch.manual_seed(seed)
     corpus = [json.loads(line)["text"] for path in _corpus_files() for line in path.read_text().splitlines()]
     tokenizer = train_tokenizer(cfg.vocab_size, corpus)
-    model_cfg = LlamaConfig(vocab_size=len(tokenizer), hidden_size=cfg.hidden_size,
-                            intermediate_size=cfg.intermediate_size, num_hidden_layers=cfg.num_layers,
-                            num_attention_heads=cfg.num_heads, num_key_value_heads=cfg.num_heads,
-                            max_position_embeddings=512, tie_word_embeddings=True,
-                            bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
-    model = LlamaForCausalLM(model_cfg)
+    model = LlamaForCausalLM(model_config(cfg, len(tokenizer), tokenizer.bos_token_id, tokenizer.eos_token_id))
     texts = load_texts("embedded", key="embedded", embedded_name="general", split="train",
                        category_field="category")
     schedule = FinetuneConfig(epochs=10_000, lr=cfg.pretrain_lr, batch_size=cfg.pretrain_batch_size,

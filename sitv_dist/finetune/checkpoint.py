@@ -18,7 +18,7 @@ from ..config import ConfigError
 from ..distributed.collectives import barrier
 from ..io import atomic_write_text, read_json, write_json
 
-CHECKPOINT_FORMAT = "sitv-dist/finetune-checkpoint/1"
+CHECKPOINT_FORMAT = "sitv-dist/finetune-checkpoint/2"    # 2: RNG state without numpy objects
 
 def torch_save(obj, path: Path) -> None:
     with open(path, "wb") as f:
@@ -28,13 +28,19 @@ def torch_save(obj, path: Path) -> None:
 
 
 def rng_state() -> dict:
-    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate(),
+    """Every generator's state as tensors, ints and tuples only, so that it loads with
+    torch.load(weights_only=True): a checkpoint can never run code when it is resumed."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    return {"torch": torch.get_rng_state(),
+            "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)),
+            "python": random.getstate(),
             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
 
 
 def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
     random.setstate(state["python"])
     if state.get("cuda") is not None and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -116,14 +122,15 @@ def save_checkpoint(root: Path, backend, prog: Progress, best: dict | None, meta
 def load_checkpoint(folder: Path, backend, meta: dict, rank: int, keep_best: bool) -> tuple[Progress, dict | None]:
     state = read_json(folder / "trainer.json")
     if state.get("format") != CHECKPOINT_FORMAT:
-        raise ConfigError(f"finetune.checkpoint_every: {folder} is not a checkpoint of this trainer; delete it")
+        raise ConfigError(f"finetune.checkpoint_every: {folder} is not a checkpoint of this version of the trainer; "
+                          f"delete {folder.parent} to start the fine-tune over")
     if state["meta"] != meta:
         diff = {k: (state["meta"].get(k), v) for k, v in meta.items() if state["meta"].get(k) != v}
         raise ConfigError(f"finetune.checkpoint_every: the checkpoint {folder} was written by a run with other "
                           f"settings (checkpoint vs now: {diff}); resume with the same settings and number of "
                           f"ranks, or delete {folder.parent} to start over")
     backend.load(folder)
-    set_rng_state(torch.load(folder / "rng.pt", map_location="cpu", weights_only=False)[rank])
+    set_rng_state(torch.load(folder / "rng.pt", map_location="cpu", weights_only=True)[rank])
     best = None
     if keep_best and (folder / "best.pt").is_file():
         best = torch.load(folder / "best.pt", map_location="cpu", weights_only=True)

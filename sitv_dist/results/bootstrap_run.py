@@ -29,18 +29,18 @@ def _set_seed(seed: int, set_name: str) -> np.random.Generator:
 
 
 class PointFiles:
-    """Reads each point's file once, through :class:`OutDir`; checks the plan's fingerprint when
-    there is one (a record without a fingerprint is accepted)."""
+    """Reads each point's file once, through :class:`OutDir`; checks the fingerprint the plan
+    expects for the point when there is a plan (a record without a fingerprint is accepted)."""
 
     def __init__(self, out_dir: "Path | OutDir"):
         self.out = OutDir(out_dir)
-        self.fingerprint = None
+        self.expected: dict[str, str] = {}      # point id -> the fingerprint the plan expects
         try:
             plan = self.out.read_optional(self.out.plan)
-        except json.JSONDecodeError:
+        except ValueError:      # a corrupt plan: no expectations, every record is read as it is
             plan = None
         if isinstance(plan, dict):
-            self.fingerprint = plan.get("fingerprint")
+            self.expected = {p["id"]: p.get("fingerprint", "") for p in plan.get("points", []) if isinstance(p, dict)}
         self._cache: dict[str, dict] = {}
         self.eval_sets = self.out.read_eval_sets()
 
@@ -52,7 +52,7 @@ class PointFiles:
                 if not path.is_file():
                     raise Unavailable(f"{path} is missing")
                 raise Unavailable(f"{path} does not parse as a point record")
-            if self.fingerprint is not None and rec.get("fingerprint") not in (None, self.fingerprint):
+            if pid in self.expected and rec.get("fingerprint") not in (None, self.expected[pid]):
                 raise Unavailable(f"{path} belongs to another experiment (fingerprint differs from "
                                   f"{self.out.plan.name})")
             self._cache[pid] = rec

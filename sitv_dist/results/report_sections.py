@@ -44,11 +44,12 @@ def _summary(an: dict) -> list[str]:
                     "min task loss", "α at task min", "crossings"], rows)
     lines.append("Crossings are sign changes of L(α) − L(0) between neighbouring samples, located "
                  "by linear interpolation; the base point α = 0 is excluded. Non-finite losses "
-                 "are shown as n/a.")
+                 "are shown as n/a, and so are degenerate ones (uniform predictions: the loss is exactly "
+                 "ln(vocabulary), the sign of an overflow at huge coefficients, not a measurement).")
     for name, a in an["sweeps"].items():
         bad = {k: v for k, v in a.get("nonfinite", {}).items() if v}
         if bad:
-            lines.append(f"- `{name}`: non-finite losses: " + ", ".join(f"{k} {v}" for k, v in bad.items()))
+            lines.append(f"- `{name}`: non-finite or degenerate losses: " + ", ".join(f"{k} {v}" for k, v in bad.items()))
     return lines + [""]
 
 

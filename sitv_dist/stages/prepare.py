@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ..config import ConfigError, ExperimentConfig
 from ..config.specs import sources
+from ..models.location import base_architecture, check_tokenizer_files
 from ..outdir import OutDir
 from ..texts import eval_texts, load_texts
 from ..vectors import taskvector
@@ -22,8 +23,10 @@ def tasks_to_finetune(cfg: ExperimentConfig) -> list[str]:
 
 
 def preflight(cfg: ExperimentConfig) -> None:
-    """Every text set loads and is non-empty, and explicit task vectors fit the model (from
-    its config alone), before any model loads or trains."""
+    """Every text set loads and is non-empty, a local model carries its tokenizer, and explicit
+    task vectors are whole safetensors files that fit the model (from its config alone, the
+    embedded base's too), before any model loads or trains."""
+    check_tokenizer_files(cfg)
     eval_texts(cfg)
     for name in tasks_to_finetune(cfg):
         index = next(i for i, t in enumerate(cfg.tasks) if t.name == name)
@@ -33,11 +36,16 @@ def preflight(cfg: ExperimentConfig) -> None:
                               f"its task vector in sweep.task_vectors.{name}")
         load_texts(task.train, key=f"tasks.{index}.train", embedded_name=name, split="train",
                    text_field=task.text_field)
-    if cfg.model.name_or_path != "embedded":
-        for name in cfg.direction_names():
-            if name in cfg.sweep.task_vectors:
-                taskvector.check_fits(Path(cfg.sweep.task_vectors[name]).expanduser(), cfg.model.name_or_path,
-                                      f"sweep.task_vectors.{name}", cfg.model.gguf_file)
+    explicit = [n for n in cfg.sweep.task_vectors if n in cfg.direction_names() or n in _derived_sources(cfg)]
+    if explicit:
+        shapes = taskvector.config_shapes(base_architecture(cfg))
+        for name in explicit:
+            taskvector.check_fits(Path(cfg.sweep.task_vectors[name]).expanduser(), shapes,
+                                  f"sweep.task_vectors.{name}")
+
+
+def _derived_sources(cfg: ExperimentConfig) -> set[str]:
+    return {n for d in cfg.sweep.derived_directions.values() for n in sources(d.spec())}
 
 
 def derive_directions(cfg: ExperimentConfig, out: OutDir) -> list[Path]:

@@ -14,7 +14,8 @@ from ..distributed import local, slurm, torchrun
 from ..distributed.where import Place, from_env, owned_shards
 from ..models.location import base_location
 from ..outdir import OutDir
-from ..sweep.fingerprint import fingerprint
+from ..sweep.fingerprint import changes, experiment_inputs
+from ..sweep.hashing import FileHashes
 from ..sweep.plan import Plan, load_plan, make_plan
 from ..sweep.refine import add_round, propose
 from ..sweep.worker import run_from_out_dir, run_in_process, run_shards
@@ -37,25 +38,44 @@ def choose_launcher(cfg: ExperimentConfig, place: Place) -> str:
 
 
 def plan_sweep(cfg: ExperimentConfig, out: OutDir, min_shards: int = 1) -> Plan:
-    """Build the plan and write OUT/plan.json; refuses to mix results of another experiment.
-    There are at least as many shards as workers (`min_shards`, and slurm.tasks for Slurm)."""
+    """Build the plan and write OUT/plan.json; refuses a config whose changes would alter
+    points already on disk (naming what changed; added directions, grids and eval sets are
+    fine). There are at least as many shards as workers (`min_shards`, and slurm.tasks for
+    Slurm). The check and the write happen under OUT's plan lock, so two sweeps cannot race."""
     out = OutDir(out)
     preflight(cfg)
     location = base_location(cfg, out)
-    derive_directions(cfg, out)       # before the fingerprint, which hashes every direction's file
-    fp = fingerprint(cfg, location, taskvector.direction_files(cfg, out), eval_texts(cfg))
-    old = load_plan(out) if out.plan.is_file() else None
-    if old is not None and old.fingerprint != fp and out.has_points():
-        raise ConfigError(f"out_dir: {out.root} holds results of a different experiment (model, task vectors, "
-                          "eval data or batching changed); use a new out_dir or delete its points/ folder")
+    derive_directions(cfg, out)       # before the fingerprint, which digests every direction's file
+    hashes = FileHashes(out.hash_cache)
+    inputs = experiment_inputs(cfg, location, taskvector.direction_files(cfg, out), eval_texts(cfg), hashes)
     if cfg.sweep.launcher == "slurm":
         min_shards = max(min_shards, cfg.slurm.tasks)
-    plan = make_plan(cfg, fp, min_shards)
-    if old is not None and old.fingerprint == fp:
-        plan.keep_refinements(old)
-    out.write_config(dump(cfg))
-    out.write_plan(plan.to_json())
+    with out.plan_lock():
+        old = load_plan(out) if out.plan.is_file() else None
+        if old is not None and (out.has_points() or out.sweep_in_progress()):
+            changed = changes(old.inputs, inputs) if old.inputs else ["plan.json was written by an older version"]
+            if changed:
+                raise ConfigError(f"out_dir: {out.root} holds results that this config would change: "
+                                  f"{'; '.join(changed[:6])}{' …' if len(changed) > 6 else ''}. Use a new out_dir, "
+                                  "or delete its points/ folder to recompute everything")
+        plan = make_plan(cfg, inputs, min_shards)
+        if old is not None:
+            plan.keep_refinements(old)
+        out.write_config(dump(cfg))
+        out.write_plan(plan.to_json())
     return plan
+
+
+def _announce(out: OutDir, cfg: ExperimentConfig, todo: int, targeted: int, how: str) -> str:
+    """What is about to run, and how long it should take by this OUT's own past rate."""
+    line = f"sweep: {todo} of {targeted} points to evaluate ({how}"
+    line += f", {cfg.sweep.workers} workers)" if how == "processes" else ")"
+    seconds = (out.read_optional(out.timings) or {}).get("sweep", 0.0)
+    evaluations = sum(out.evaluation_counts().values())
+    if todo and evaluations and seconds:
+        parallel = cfg.sweep.workers if how == "processes" else 1
+        line += f"; about {seconds / evaluations * todo / parallel / 60:.1f} min at this out_dir's past rate"
+    return line
 
 
 def _report_counts(stats: dict, plan: Plan) -> None:
@@ -76,6 +96,7 @@ def execute(cfg: ExperimentConfig, out: OutDir, plan: Plan, shards: list[int] | 
     logged_before = sum(out.evaluation_counts().values())
     stats = {"submitted": [], "failed": 0}
     total = len(plan.points)
+    print(_announce(out, cfg, sum(p.id not in done_before for p in targeted), len(targeted), how), flush=True)
     with out.timed(stage):
         if how == "slurm":
             jobs = submit_to_slurm(cfg, out, plan, done_before)

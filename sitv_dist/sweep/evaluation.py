@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..config import ConfigError
 from ..models.loss import token_nll
 from ..texts import Text
 
@@ -35,11 +36,31 @@ class EvalSet:
         return sorted(set(self.categories))
 
 
-def build_eval_set(name: str, texts: list[Text], tokenizer, max_length: int, batch_size: int,
-                   device: torch.device) -> EvalSet:
-    ids = [tokenizer(t.text, truncation=True, max_length=max_length)["input_ids"] for t in texts]
-    order = sorted(range(len(ids)), key=lambda i: (-len(ids[i]), i))
+class VocabularyMismatch(ConfigError):
+    """The tokenizer produces ids the model has no embedding for."""
+
+
+def pad_id(tokenizer, vocab_rows: int | None) -> int:
+    """The tokenizer's pad id when the model can embed it, else 0: pads are masked out of
+    attention and loss, so any id the embedding holds gives the same losses (a pad token added
+    to a tokenizer without resizing the embeddings is common)."""
     pad = tokenizer.pad_token_id
+    if pad is None or (vocab_rows is not None and not 0 <= pad < vocab_rows):
+        return 0
+    return pad
+
+
+def build_eval_set(name: str, texts: list[Text], tokenizer, max_length: int, batch_size: int,
+                   device: torch.device, vocab_rows: int | None = None) -> EvalSet:
+    """`vocab_rows`: rows of the model's input embedding (None: not checked)."""
+    ids = [tokenizer(t.text, truncation=True, max_length=max_length)["input_ids"] for t in texts]
+    if vocab_rows is not None:
+        top = max((max(x) for x in ids if x), default=0)
+        if top >= vocab_rows:
+            raise VocabularyMismatch(f"model.name_or_path: on eval set {name} the tokenizer produces token id {top} but the model's "
+                                     f"embedding has {vocab_rows} rows; tokenizer and model do not belong together")
+    order = sorted(range(len(ids)), key=lambda i: (-len(ids[i]), i))
+    pad = pad_id(tokenizer, vocab_rows)
     batches = []
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]

@@ -12,8 +12,9 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
-from ..config import ExperimentConfig
+from ..config import ConfigError, ExperimentConfig
 from ..outdir import OutDir
+from .fingerprint import experiment_fingerprint, point_fingerprint
 
 DECIMALS = 10   # coefficients are rounded so that 2·0.35 and 0.7 are the same point
 
@@ -67,6 +68,29 @@ def sweeps_from_config(cfg: ExperimentConfig) -> list[Sweep]:
     return out
 
 
+def requested_count(cfg: ExperimentConfig) -> dict[str, int]:
+    """Evaluations each sweep asks for, counted from the config without enumerating a point (a
+    grid of num=100000 must be refused before its product is built)."""
+    s = cfg.sweep
+    per_line = s.alpha.num * (1 + s.squaring + s.compositional)
+    counts = {f"line_{d}": per_line for d in s.directions}
+    for i, g in enumerate(s.grids):
+        counts[g.name or f"sweep.grids.{i}"] = g.range.num ** len(g.directions)
+    return counts
+
+
+def check_size(cfg: ExperimentConfig, confirmed: bool) -> int:
+    """At most sweep.max_points evaluations unless `confirmed` (`--confirm-large`)."""
+    counts = requested_count(cfg)
+    total = sum(counts.values()) + 1
+    if total > cfg.sweep.max_points and not confirmed:
+        biggest = max(counts, key=counts.get)
+        raise ConfigError(f"sweep: this config asks for up to {total:,} point evaluations ({biggest}: "
+                          f"{counts[biggest]:,}), above sweep.max_points={cfg.sweep.max_points:,}; check the "
+                          "`num` settings, or pass --confirm-large (or raise sweep.max_points) to run it")
+    return total
+
+
 def eval_set_names(cfg: ExperimentConfig) -> list[str]:
     return ["general"] + [f"task:{t.name}" for t in cfg.tasks]
 
@@ -82,10 +106,11 @@ class PlannedPoint:
     sweeps: list[str]
     round: int = 0
     origin: str = "planned"
+    fingerprint: str = ""        # what its losses depend on (sitv_dist.sweep.fingerprint); "" matches nothing
 
     def to_json(self) -> dict:
         out = {"id": self.id, "coefficients": self.coefficients, "sets": self.sets, "shard": self.shard,
-               "sweeps": self.sweeps}
+               "sweeps": self.sweeps, "fingerprint": self.fingerprint}
         if self.round:
             out.update(round=self.round, origin=self.origin)
         return out
@@ -93,8 +118,9 @@ class PlannedPoint:
 
 @dataclass
 class Plan:
-    """Every unique point of an experiment and how they are dealt out to shards (OUT/plan.json)."""
-    fingerprint: str
+    """Every unique point of an experiment and how they are dealt out to shards (OUT/plan.json),
+    with the content digests of its inputs (`inputs`) to tell what changed between runs."""
+    inputs: dict
     directions: list[str]
     eval_sets: list[str]
     num_shards: int
@@ -104,10 +130,18 @@ class Plan:
     sweeps: list[Sweep]
     refined_points: int | None = None       # counted once refinement rounds touch the plan
 
-    SCHEMA = "sitv-dist/plan/1"
+    SCHEMA = "sitv-dist/plan/2"
+
+    @property
+    def fingerprint(self) -> str:
+        return experiment_fingerprint(self.inputs)
+
+    def point_fingerprint(self, vector: list[float], sets: list[str]) -> str:
+        return point_fingerprint(self.inputs, self.directions, vector, sets)
 
     def to_json(self) -> dict:
-        out = {"schema": self.SCHEMA, "fingerprint": self.fingerprint, "directions": self.directions,
+        out = {"schema": self.SCHEMA, "fingerprint": self.fingerprint, "inputs": self.inputs,
+               "directions": self.directions,
                "eval_sets": self.eval_sets, "num_shards": self.num_shards,
                "requested_evaluations": self.requested_evaluations, "unique_points": self.unique_points,
                "points": [p.to_json() for p in self.points], "sweeps": [asdict(s) for s in self.sweeps]}
@@ -117,7 +151,8 @@ class Plan:
 
     @classmethod
     def from_json(cls, data: dict) -> "Plan":
-        return cls(data["fingerprint"], data["directions"], data["eval_sets"], data["num_shards"],
+        # a plan of schema 1 has no inputs: nothing of it is comparable or reusable
+        return cls(data.get("inputs") or {}, data["directions"], data["eval_sets"], data["num_shards"],
                    data["requested_evaluations"], data["unique_points"],
                    [PlannedPoint(**p) for p in data["points"]], [Sweep(**s) for s in data["sweeps"]],
                    data.get("refined_points"))
@@ -142,7 +177,8 @@ class Plan:
     def add_point(self, vector: list[float], sweeps: list[str], round: int, origin: str) -> PlannedPoint:
         """Append a refinement point (all eval sets), dealt to the next shard round-robin."""
         point = PlannedPoint(point_id(self.directions, vector), vector, list(self.eval_sets),
-                             len(self.points) % self.num_shards, sweeps, round, origin)
+                             len(self.points) % self.num_shards, sweeps, round, origin,
+                             self.point_fingerprint(vector, list(self.eval_sets)))
         self.points.append(point)
         self.count_refined()
         return point
@@ -151,12 +187,17 @@ class Plan:
         self.refined_points = sum(bool(p.round) for p in self.points)
 
     def keep_refinements(self, old: "Plan") -> None:
-        """Points added by earlier refinement rounds stay in the plan (same experiment)."""
+        """Points added by earlier refinement rounds stay in the plan (with this plan's direction
+        order and eval sets) while the sweeps they refine are still in it."""
         ids = {p.id for p in self.points}
         names = {s.name for s in self.sweeps}
         for p in old.points:
-            if p.round and p.id not in ids and set(p.sweeps) <= names:
-                self.points.append(replace(p, shard=len(self.points) % self.num_shards))
+            moved = {d for d, c in zip(old.directions, p.coefficients) if c != 0.0}
+            if p.round and p.id not in ids and set(p.sweeps) <= names and moved <= set(self.directions):
+                vector = [dict(zip(old.directions, p.coefficients)).get(d, 0.0) for d in self.directions]
+                sets = list(self.eval_sets)
+                self.points.append(replace(p, coefficients=vector, sets=sets, shard=len(self.points) % self.num_shards,
+                                           fingerprint=self.point_fingerprint(vector, sets)))
                 ids.add(p.id)
         self.count_refined()
 
@@ -166,7 +207,7 @@ class Plan:
                        points=[replace(p, shard=i % num_shards) for i, p in enumerate(self.points)])
 
 
-def make_plan(cfg: ExperimentConfig, fingerprint: str, min_shards: int = 1) -> Plan:
+def make_plan(cfg: ExperimentConfig, inputs: dict, min_shards: int = 1) -> Plan:
     """Unique points with the eval sets each needs, assigned round-robin to at least
     `min_shards` shards (one per worker of the launch)."""
     directions = cfg.direction_names()
@@ -195,9 +236,12 @@ def make_plan(cfg: ExperimentConfig, fingerprint: str, min_shards: int = 1) -> P
         need(zero, all_sets, sweep.name)      # the base loss is the all-zero point, always
     ordered = sorted(points)
     n = max(cfg.sweep.num_shards, min_shards)
-    planned = [PlannedPoint(point_id(directions, list(v)), list(v), [s for s in all_sets if s in points[v]["sets"]],
-                            i % n, sorted(points[v]["sweeps"])) for i, v in enumerate(ordered)]
-    return Plan(fingerprint, directions, all_sets, n, requested, len(ordered), planned, sweeps)
+    planned = []
+    for i, v in enumerate(ordered):
+        sets = [s for s in all_sets if s in points[v]["sets"]]
+        planned.append(PlannedPoint(point_id(directions, list(v)), list(v), sets, i % n, sorted(points[v]["sweeps"]),
+                                    fingerprint=point_fingerprint(inputs, directions, list(v), sets)))
+    return Plan(inputs, directions, all_sets, n, requested, len(ordered), planned, sweeps)
 
 
 def load_plan(out: OutDir | str) -> Plan:

@@ -23,7 +23,10 @@ class MissingPoints(RuntimeError):
 
 
 def _summary(entry: dict) -> dict:
+    """A set's losses for the results; a degenerate one (see sweep.worker) is not a loss: None."""
     out = {"loss": entry["loss"], "nll_sum": entry["nll_sum"], "tokens": entry["tokens"]}
+    if entry.get("degenerate"):
+        out.update(loss=None, degenerate=True)
     if "categories" in entry:
         out["categories"] = entry["categories"]
     return out
@@ -93,7 +96,7 @@ def read_records(out: OutDir, plan: Plan) -> tuple[dict[str, dict], set[str]]:
     """The complete point records on disk, and the ids of planned points that are missing."""
     records, missing = {}, set()
     for p in plan.points:
-        record = out.read_point(p.id, plan.fingerprint)
+        record = out.read_point(p.id, p.fingerprint)
         if record is None or not all(s in record["sets"] for s in p.sets):
             missing.add(p.id)
         else:

@@ -28,7 +28,7 @@ def line_samples(plan: Plan, out: OutDir, direction: str, set_name: str = "gener
     for p in plan.points:
         if any(c != 0.0 for i, c in enumerate(p.coefficients) if i != col):
             continue
-        record = out.read_point(p.id, plan.fingerprint)
+        record = out.read_point(p.id, p.fingerprint)
         name = f"task:{task}" if task else set_name
         if record is None or name not in record["sets"]:
             continue

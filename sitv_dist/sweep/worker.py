@@ -3,13 +3,15 @@ point of its shard(s) — apply the point in place, one forward pass per eval se
 the point's file atomically. It neither knows nor cares who started it."""
 from __future__ import annotations
 
+import math
+import sys
 import time
 import traceback
 
 import torch
 from tqdm.auto import tqdm
 
-from ..config import ExperimentConfig, load_config
+from ..config import ConfigError, ExperimentConfig, load_config
 from ..io import finite_or_none
 from ..models.loading import DTYPE, load_model, load_tokenizer, resolve_device
 from ..models.location import model_location
@@ -35,16 +37,17 @@ class Worker:
         self.model = load_model(location, cfg.model, self.device)
         tokenizer = load_tokenizer(location)
         texts = eval_texts(cfg)
+        rows = self.model.get_input_embeddings().num_embeddings
+        self.vocab = self.model.get_output_embeddings().out_features if self.model.get_output_embeddings() else rows
         self.sets = {name: build_eval_set(name, texts[name], tokenizer, cfg.eval.max_length,
-                                          cfg.eval.batch_size, self.device) for name in plan.eval_sets}
+                                          cfg.eval.batch_size, self.device, rows) for name in plan.eval_sets}
         paths = taskvector.direction_files(cfg, out)
         points = plan.points if points is None else points
         used = [d for i, d in enumerate(plan.directions) if any(p.coefficients[i] != 0.0 for p in points)]
         vectors = {d: taskvector.load(paths[d], self.model, f"sweep.task_vectors.{d}", self.device,
                                       DTYPE[cfg.sweep.vector_dtype]) for d in used}
         self.writer = PointWriter(self.model, vectors, DTYPE[cfg.sweep.apply_dtype])
-        out.write_eval_sets({name: {"texts": len(s.categories), "tokens": s.tokens.tolist(),
-                                    "categories": s.categories} for name, s in self.sets.items()})
+        out.write_eval_sets(_eval_sets_info(self.sets))
 
     def evaluate(self, point: PlannedPoint) -> dict:
         start = time.perf_counter()
@@ -59,46 +62,144 @@ class Worker:
                 cat["nll_sum"] = finite_or_none(cat["nll_sum"])
             summary["nll_sum"] = finite_or_none(summary["nll_sum"])
             summary["per_text_nll"] = [finite_or_none(x) for x in nll.tolist()]
+            if _uniform(summary["loss"], self.vocab):
+                summary["degenerate"] = True
             sets[name] = summary
-        return {"id": point.id, "fingerprint": self.plan.fingerprint,
+        return {"id": point.id, "fingerprint": point.fingerprint,
                 "coefficients": self.plan.coefficients(point),
                 "sets": sets, "time_s": time.perf_counter() - start, "device": str(self.device)}
+
+
+def _uniform(loss: float | None, vocab: int) -> bool:
+    """A set loss equal to ln(vocabulary) to 1e-6 relative means uniform predictions on every
+    token: in fp32 at |α| ≳ 1e6 the normalisation layers overflow and every logit becomes
+    equal. No trained or random model lands there by chance (a random one is ~1e-2 away)."""
+    return loss is not None and abs(loss - math.log(vocab)) <= 1e-6 * math.log(vocab)
+
+
+STREAK = 3   # consecutive failures with the same error that stop a shard: a systematic error, not a bad point
+
+
+def _error_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
+
+
+class _Shards:
+    """This process's shards, each taken under its lock (OUT/locks) so that a second sweep on
+    the same OUT skips what is in progress, then waits for it and evaluates only what is left."""
+
+    def __init__(self, out: OutDir, plan: Plan, shards: list[int]):
+        self.out, self.plan, self.pending = out, plan, list(shards)
+        self.locks = []
+
+    def take(self) -> list[int]:
+        """Shards whose locks this process now holds (waits when every pending one is busy)."""
+        free = []
+        for k in list(self.pending):
+            lock = self.out.shard_lock(k, self.plan.num_shards)
+            if lock.acquire(blocking=False):
+                self.locks.append(lock)
+                free.append(k)
+                self.pending.remove(k)
+        if not free and self.pending:
+            k = self.pending.pop(0)
+            print(f"sweep: shard {k} is being evaluated by another process; waiting for it", file=sys.stderr,
+                  flush=True)
+            lock = self.out.shard_lock(k, self.plan.num_shards)
+            lock.acquire(blocking=True)
+            self.locks.append(lock)
+            free.append(k)
+        return free
+
+    def release(self) -> None:
+        for lock in self.locks:
+            lock.release()
+        self.locks = []
 
 
 def run_shards(cfg: ExperimentConfig, out: OutDir, plan: Plan, shards: list[int],
                device: torch.device | None = None, progress: bool = True) -> dict:
     """Evaluate every not-yet-done point of `shards`; returns counts. Finished points are on
-    disk as soon as they finish; a failing point is recorded and the others go on."""
+    disk as soon as they finish; a failing point is recorded (and its error printed) and the
+    others go on, unless the same error repeats STREAK times: then the shard stops."""
     out = OutDir(out)
     done = out.done_ids(plan)
-    todo = [p for p in plan.points if p.shard in shards and p.id not in done]
-    stats = {"evaluated": 0, "skipped": sum(p.shard in shards for p in plan.points) - len(todo),
-             "failed": 0, "evaluated_ids": []}
-    if not todo:
+    mine = [p for p in plan.points if p.shard in shards]
+    stats = {"evaluated": 0, "skipped": sum(p.id in done for p in mine), "failed": 0, "evaluated_ids": [],
+             "stopped": []}
+    if all(p.id in done for p in mine):
+        ensure_eval_sets_file(cfg, out, plan)
         return stats
-    worker = Worker(cfg, out, plan, device, todo)
-    for point in tqdm(todo, desc=f"sweep shards {shards[0]}..{shards[-1]}" if len(shards) > 1 else f"sweep shard {shards[0]}",
-                      disable=not progress, unit="pt"):
+    worker = None
+    taken = _Shards(out, plan, shards)
+    try:
+        while taken.pending:
+            free = taken.take()
+            done = out.done_ids(plan)          # after the lock: what another process finished meanwhile
+            todo = [p for p in mine if p.shard in free and p.id not in done]
+            if not todo:
+                continue
+            if worker is None:
+                worker = Worker(cfg, out, plan, device, [p for p in mine if p.id not in done])
+            label = f"sweep shards {free[0]}..{free[-1]}" if len(free) > 1 else f"sweep shard {free[0]}"
+            _evaluate(worker, out, todo, stats, tqdm(todo, desc=label, disable=not progress, unit="pt"))
+    finally:
+        taken.release()
+    return stats
+
+
+def _evaluate(worker: Worker, out: OutDir, todo: list[PlannedPoint], stats: dict, points) -> None:
+    streak: list[str] = []
+    for point in points:
+        if streak and len(streak) >= STREAK and len(set(streak[-STREAK:])) == 1:
+            if point.shard not in stats["stopped"]:
+                stats["stopped"].append(point.shard)
+                print(f"sweep: stopping shard {point.shard} after {STREAK} points failed with the same error: "
+                      f"{streak[-1]} (tracebacks in {out.failures_dir})", file=sys.stderr, flush=True)
+            continue
         try:
             record = worker.evaluate(point)
-        except Exception:  # one bad point must not lose the rest of the shard
+        except Exception as exc:  # one bad point must not lose the rest of the shard
             out.write_failure(point.id, {"id": point.id, "coefficients": point.coefficients,
                                          "error": traceback.format_exc()})
             stats["failed"] += 1
+            streak.append(_error_line(exc))
+            print(f"sweep: point {point.id} failed: {streak[-1]}", file=sys.stderr, flush=True)
             continue
+        streak = []
         out.write_point(record)
         out.log_evaluation(point.id, point.shard)
         out.clear_failure(point.id)
         stats["evaluated"] += 1
         stats["evaluated_ids"].append(point.id)
-    return stats
+
+
+def ensure_eval_sets_file(cfg: ExperimentConfig, out: OutDir, plan: Plan) -> None:
+    """OUT/eval_sets.json (per-text tokens and categories, which reduce and the bootstrap read)
+    exists even when no worker had to start: rebuilt from the tokenizer alone if lost."""
+    if out.eval_sets.is_file():
+        return
+    tokenizer = load_tokenizer(model_location(cfg))
+    texts = eval_texts(cfg)
+    sets = {name: build_eval_set(name, texts[name], tokenizer, cfg.eval.max_length, cfg.eval.batch_size,
+                                 torch.device("cpu")) for name in plan.eval_sets}
+    out.write_eval_sets(_eval_sets_info(sets))
+
+
+def _eval_sets_info(sets: dict) -> dict:
+    return {name: {"texts": len(s.categories), "tokens": s.tokens.tolist(), "categories": s.categories}
+            for name, s in sets.items()}
 
 
 def run_in_process(cfg: ExperimentConfig, out_root: str, plan: Plan, shards: list[int], threads: int,
                    device: str | None) -> None:
     """A spawned worker process (local launcher): its own thread count and device."""
     torch.set_num_threads(threads)
-    run_shards(cfg, OutDir(out_root), plan, shards, torch.device(device) if device else None, progress=False)
+    try:
+        run_shards(cfg, OutDir(out_root), plan, shards, torch.device(device) if device else None, progress=False)
+    except ConfigError as exc:      # e.g. a tokenizer that does not fit the model: one line, not a traceback
+        print(f"config error: {exc}", file=sys.stderr, flush=True)
+        sys.exit(2)
 
 
 def run_from_out_dir(out_root: str, shards: list[int]) -> dict:

@@ -62,8 +62,20 @@ def save(path: Path, tensors: dict[str, torch.Tensor], base_id: str, finetuned_i
     return meta
 
 
-def read_metadata(path: Path) -> dict:
-    with safe_open(str(path), framework="pt") as f:
+def _open(path: Path, key: str):
+    """safe_open with a one-line error naming the config key when the file is not a (complete)
+    safetensors file."""
+    try:
+        return safe_open(str(path), framework="pt")
+    except FileNotFoundError:
+        raise ConfigError(f"{key}: {path} does not exist") from None
+    except Exception as exc:      # SafetensorError: bad header, truncated data, not safetensors at all
+        raise ConfigError(f"{key}: {path} is not a readable safetensors file ({str(exc).splitlines()[0]}); "
+                          "recompute it with `sitv taskvector` or `sitv finetune`") from None
+
+
+def read_metadata(path: Path, key: str = "task vector") -> dict:
+    with _open(path, key) as f:
         return dict(f.metadata() or {})
 
 
@@ -78,32 +90,39 @@ def _check_fits(path: Path, names_shapes: dict[str, tuple], expected: dict[str, 
             raise ConfigError(f"{key}: tensor {name} has shape {names_shapes[name]} but the model's is {shape}")
 
 
-def file_shapes(path: Path) -> dict[str, tuple]:
-    """Names and shapes stored in a safetensors file, read from its header only."""
-    with safe_open(str(path), framework="pt") as f:
+def file_shapes(path: Path, key: str = "task vector") -> dict[str, tuple]:
+    """Names and shapes stored in a safetensors file, read from its header only (a file whose
+    data is shorter than its header says is refused here too)."""
+    with _open(path, key) as f:
         return {name: tuple(f.get_slice(name).get_shape()) for name in f.keys()}
 
 
-def model_shapes(location: str, gguf_file: str = "") -> dict[str, tuple]:
-    """Parameter names and shapes of a model, from its config alone (meta device, no weights)."""
-    from transformers import AutoConfig, AutoModelForCausalLM
-    config = AutoConfig.from_pretrained(local_or_hub(location), **({"gguf_file": gguf_file} if gguf_file else {}))
+def config_shapes(config) -> dict[str, tuple]:
+    """Parameter names and shapes of a model from its transformers config (meta device, no weights)."""
+    from transformers import AutoModelForCausalLM
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(config)
     return {n: tuple(p.shape) for n, p in parameters(model).items()}
 
 
-def check_fits(path: Path, location: str, key: str, gguf_file: str = "") -> None:
-    """Fail before any weights load if T's names or shapes do not match the model."""
-    _check_fits(path, file_shapes(path), model_shapes(location, gguf_file), key)
+def model_shapes(location: str, gguf_file: str = "") -> dict[str, tuple]:
+    """Parameter names and shapes of a model, from its config alone (meta device, no weights)."""
+    from transformers import AutoConfig
+    return config_shapes(AutoConfig.from_pretrained(local_or_hub(location),
+                                                    **({"gguf_file": gguf_file} if gguf_file else {})))
+
+
+def check_fits(path: Path, shapes: dict[str, tuple], key: str) -> None:
+    """Fail before any weights load if T's names or shapes do not match the model's `shapes`."""
+    _check_fits(path, file_shapes(path, key), shapes, key)
 
 
 def load(path: Path, model: torch.nn.Module, key: str, device: torch.device,
          dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
     """Load T for `model`, failing (naming `key`) if names or shapes do not match."""
     params = parameters(model)
-    _check_fits(path, file_shapes(path), {n: tuple(p.shape) for n, p in params.items()}, key)
-    with safe_open(str(path), framework="pt") as f:
+    _check_fits(path, file_shapes(path, key), {n: tuple(p.shape) for n, p in params.items()}, key)
+    with _open(path, key) as f:
         return {name: f.get_tensor(name).to(device=device, dtype=dtype) for name in params}
 
 

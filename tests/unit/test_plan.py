@@ -2,9 +2,12 @@
 from sitv_dist.config import load_config
 from sitv_dist.sweep.plan import coef, make_plan, point_id
 
+from conftest import synthetic_inputs
+
 
 def plan_for(*overrides):
-    return make_plan(load_config(None, list(overrides)), "fp")
+    cfg = load_config(None, list(overrides))
+    return make_plan(cfg, synthetic_inputs(cfg, "fp"))
 
 
 def test_line_dedupe_squaring_and_compositional_share_points():

@@ -17,6 +17,8 @@ from sitv_dist.io import write_json
 from sitv_dist.sweep.plan import make_plan
 from sitv_dist.sweep.reduce import reduce
 
+from conftest import synthetic_inputs
+
 ALPHA = [round(k / 10, 10) + 0.0 for k in range(-5, 16)]   # contains 0, 2α on the grid
 ROOT = 1.234                                              # f(α) = f(0) again here (not a sample)
 
@@ -221,7 +223,7 @@ def build_run(out: Path, directions=("alpha_task",), name="exp", seed=0, shape=N
     rng = np.random.default_rng(seed)
     cfg = ExperimentConfig(name=name, out_dir=str(out), tasks=[TaskConfig(name=d, train="") for d in directions],
                            sweep=SweepConfig(directions=list(directions), alpha=RangeConfig(*alpha), grids=[]))
-    plan = make_plan(cfg, "fp-" + name)
+    plan = make_plan(cfg, synthetic_inputs(cfg, "fp-" + name))
     gen_tokens = rng.integers(10, 60, n_general)
     cats = [CATEGORIES[i % 4] for i in range(n_general)]
     sets = {"general": EvalSet("general", cats, gen_tokens, [])}
@@ -236,7 +238,7 @@ def build_run(out: Path, directions=("alpha_task",), name="exp", seed=0, shape=N
     write_json(out / "plan.json", plan.to_json(), indent=None)
     for p in plan.points:
         c = dict(zip(plan.directions, p.coefficients))
-        record = {"id": p.id, "fingerprint": plan.fingerprint, "coefficients": c, "sets": {},
+        record = {"id": p.id, "fingerprint": p.fingerprint, "coefficients": c, "sets": {},
                   "time_s": 0.1, "device": "cpu"}
         for s in p.sets:
             if s == "general":
