@@ -33,6 +33,9 @@ from typing import Any
 from .io import FileLock, atomic_write_text, read_json, write_json
 
 
+RUN_VARIABLE = "SITV_RUN"     # names the launch an evaluation belongs to (see log_evaluation)
+
+
 class OutDirError(ValueError):
     """A file in OUT that is missing or unreadable, phrased as 'file: what is wrong; how to fix it'."""
 
@@ -248,22 +251,25 @@ class OutDir:
         return {f.stem for f in self.failures_dir.glob("*.json")} if self.failures_dir.is_dir() else set()
 
     def log_evaluation(self, pid: str, shard: int) -> None:
-        """Append one line per evaluation to the audit trail; O_APPEND keeps concurrent
+        """Append one line per evaluation to the audit trail (point, shard, host:pid, time, and
+        the launch it belongs to: $SITV_RUN, which workers inherit); O_APPEND keeps concurrent
         workers' lines whole."""
         path = self.evaluation_log
         path.parent.mkdir(parents=True, exist_ok=True)
-        line = f"{pid}\t{shard}\t{socket.gethostname()}:{os.getpid()}\t{time.time():.3f}\n"
+        line = (f"{pid}\t{shard}\t{socket.gethostname()}:{os.getpid()}\t{time.time():.3f}\t"
+                f"{os.environ.get(RUN_VARIABLE, '')}\n")
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, line.encode())
         finally:
             os.close(fd)
 
-    def evaluation_counts(self) -> Counter:
-        """How often each point id was evaluated, from the audit trail."""
+    def evaluation_counts(self, run: str | None = None) -> Counter:
+        """How often each point id was evaluated, from the audit trail (only by launch `run`)."""
         if not self.evaluation_log.is_file():
             return Counter()
-        return Counter(line.split("\t", 1)[0] for line in self.evaluation_log.read_text().splitlines() if line)
+        rows = [line.split("\t") for line in self.evaluation_log.read_text().splitlines() if line]
+        return Counter(r[0] for r in rows if run is None or (len(r) > 4 and r[4] == run))
 
     # ------------------------------------------------------------------ eval sets, results, runs
     def write_eval_sets(self, info: dict) -> None:

@@ -29,7 +29,7 @@ def load_config(path: str | os.PathLike | None = None, overrides: list[str] = ()
         except UnicodeDecodeError:
             raise ConfigError(f"config file {p}: not UTF-8 text; save it as UTF-8") from None
         except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {p}: not valid YAML: {exc}") from None
+            raise ConfigError(f"config file {p}: not valid YAML: {_yaml_problem(exc)}") from None
         if not isinstance(data, dict):
             raise ConfigError(f"config file {p}: the top level must be a mapping of keys")
     for item in overrides:
@@ -52,6 +52,13 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's multi-line message as one line: the problem and where it is."""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    mark = getattr(exc, "problem_mark", None)
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark else problem
+
+
 def _apply_override(data: dict, item: str) -> None:
     key, sep, raw = item.partition("=")
     if not sep or not key or "" in key.split("."):
@@ -59,8 +66,7 @@ def _apply_override(data: dict, item: str) -> None:
     try:
         value = yaml.load(raw, Loader=_UniqueKeyLoader) if raw.strip() else ""
     except yaml.YAMLError as exc:
-        problem = str(exc).splitlines()[0]
-        raise ConfigError(f"--set {key}: the value {raw!r} is not valid YAML ({problem}); quote strings, "
+        raise ConfigError(f"--set {key}: the value {raw!r} is not valid YAML ({_yaml_problem(exc)}); quote strings, "
                           "e.g. --set name='a: b'") from None
     parts = key.split(".")
     node: Any = data

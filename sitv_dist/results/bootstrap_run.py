@@ -3,7 +3,6 @@ sums and token counts stored with every point, checked against the reduced resul
 resampled by `sitv_dist.uncertainty` (the statistics live there; this module only reads)."""
 from __future__ import annotations
 
-import json
 import math
 import zlib
 from pathlib import Path

@@ -5,7 +5,10 @@ so they mean the same for every launcher. Refinement rounds go through the same 
 from __future__ import annotations
 
 import functools
+import os
+import socket
 import time
+from contextlib import contextmanager
 
 import torch
 
@@ -13,7 +16,7 @@ from ..config import ConfigError, ExperimentConfig, dump
 from ..distributed import local, slurm, torchrun
 from ..distributed.where import Place, from_env, owned_shards
 from ..models.location import base_location
-from ..outdir import OutDir
+from ..outdir import RUN_VARIABLE, OutDir
 from ..sweep.fingerprint import changes, experiment_inputs
 from ..sweep.hashing import FileHashes
 from ..sweep.plan import Plan, load_plan, make_plan
@@ -93,13 +96,43 @@ def execute(cfg: ExperimentConfig, out: OutDir, plan: Plan, shards: list[int] | 
     shards = list(range(plan.num_shards)) if shards is None else shards
     targeted = [p for p in plan.points if p.shard in shards]
     done_before = out.done_ids(plan)
-    logged_before = sum(out.evaluation_counts().values())
+    with _launch_token() as token:
+        stats = _launch(cfg, out, plan, shards, targeted, done_before, how, progress, wait, stage, token)
+    if stats.get("complete") is False and stats.get("missing") is None:
+        return stats                           # submitted to Slurm without waiting
+    done_after = out.done_ids(plan)
+    stats.update(evaluated=sum(out.evaluation_counts(token).values()),
+                 skipped=sum(p.id in done_before for p in targeted),
+                 missing=sum(p.id not in done_after for p in targeted),
+                 complete=len(done_after) == len(plan.points))
+    _report_counts(stats, plan)
+    return stats
+
+
+@contextmanager
+def _launch_token():
+    """A name for this launch, inherited by its workers (and Slurm tasks), so that the counts
+    it prints are its own even while another sweep works on the same OUT."""
+    token = f"{socket.gethostname()}:{os.getpid()}:{time.time_ns()}"
+    previous = os.environ.get(RUN_VARIABLE)
+    os.environ[RUN_VARIABLE] = token
+    try:
+        yield token
+    finally:
+        if previous is None:
+            os.environ.pop(RUN_VARIABLE, None)
+        else:
+            os.environ[RUN_VARIABLE] = previous
+
+
+def _launch(cfg, out, plan, shards, targeted, done_before, how, progress, wait, stage, token) -> dict:
+    """Start the workers the launcher `how` calls for; returns what it knows of failures."""
     stats = {"submitted": [], "failed": 0}
     total = len(plan.points)
     print(_announce(out, cfg, sum(p.id not in done_before for p in targeted), len(targeted), how), flush=True)
     with out.timed(stage):
         if how == "slurm":
-            jobs = submit_to_slurm(cfg, out, plan, done_before)
+            jobs = submit_to_slurm(cfg, out, plan, done_before, token)
             stats["submitted"] = [j.job_id for j in jobs]
             print(f"submitted {len(jobs)} Slurm array task(s): {', '.join(stats['submitted']) or 'none needed'}",
                   flush=True)
@@ -120,16 +153,10 @@ def execute(cfg: ExperimentConfig, out: OutDir, plan: Plan, shards: list[int] | 
             if cfg.sweep.threads_per_worker:
                 torch.set_num_threads(cfg.sweep.threads_per_worker)
             stats["failed"] = run_shards(cfg, out, plan, shards, progress=progress)["failed"]
-    done_after = out.done_ids(plan)
-    stats.update(evaluated=sum(out.evaluation_counts().values()) - logged_before,
-                 skipped=sum(p.id in done_before for p in targeted),
-                 missing=sum(p.id not in done_after for p in targeted),
-                 complete=len(done_after) == len(plan.points))
-    _report_counts(stats, plan)
     return stats
 
 
-def submit_to_slurm(cfg: ExperimentConfig, out: OutDir, plan: Plan, done: set[str]) -> list:
+def submit_to_slurm(cfg: ExperimentConfig, out: OutDir, plan: Plan, done: set[str], token: str = "") -> list:
     """One array task per shard group that still has points outside `done` (so a rerun after a
     crash, `scancel` or node failure submits just what is left)."""
     tasks = cfg.slurm.tasks or plan.num_shards
@@ -139,7 +166,7 @@ def submit_to_slurm(cfg: ExperimentConfig, out: OutDir, plan: Plan, done: set[st
     if not groups:
         return []
     folder = out.new_slurm_folder()
-    jobs = slurm.submit(cfg.slurm, folder, f"sitv-{cfg.name}", functools.partial(run_from_out_dir, str(out.root)),
+    jobs = slurm.submit(cfg.slurm, folder, f"sitv-{cfg.name}", functools.partial(run_from_out_dir, str(out.root), run=token),
                         groups)
     out.record_submission({"time": time.time(), "folder": str(folder), "job_ids": [j.job_id for j in jobs],
                            "shards": groups})

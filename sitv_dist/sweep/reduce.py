@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..outdir import OutDir
+from ..outdir import OutDir, OutDirError
 from .plan import Plan, PlannedPoint, Sweep, coef, load_plan
 
 
@@ -110,6 +110,9 @@ def reduce(out_dir: OutDir | Path) -> list[Path]:
     plan = load_plan(out)
     records, missing_ids = read_records(out, plan)
     eval_sets = out.read_eval_sets() if records else {}
+    if eval_sets is None:
+        raise OutDirError(f"{out.eval_sets} does not exist (workers write it); run `sitv sweep` for this "
+                          "out_dir again: it rewrites the file without re-evaluating finished points")
     written, missing = [], {}
     for sweep in plan.sweeps:
         lost = [p for p in plan.points if sweep.name in p.sweeps and p.id in missing_ids]

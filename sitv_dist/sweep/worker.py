@@ -4,6 +4,7 @@ the point's file atomically. It neither knows nor cares who started it."""
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 import traceback
@@ -15,7 +16,7 @@ from ..config import ConfigError, ExperimentConfig, load_config
 from ..io import finite_or_none
 from ..models.loading import DTYPE, load_model, load_tokenizer, resolve_device
 from ..models.location import model_location
-from ..outdir import OutDir
+from ..outdir import RUN_VARIABLE, OutDir
 from ..texts import eval_texts
 from ..vectors import taskvector
 from .apply import PointWriter
@@ -84,44 +85,27 @@ def _error_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
 
 
-class _Shards:
-    """This process's shards, each taken under its lock (OUT/locks) so that a second sweep on
-    the same OUT skips what is in progress, then waits for it and evaluates only what is left."""
-
-    def __init__(self, out: OutDir, plan: Plan, shards: list[int]):
-        self.out, self.plan, self.pending = out, plan, list(shards)
-        self.locks = []
-
-    def take(self) -> list[int]:
-        """Shards whose locks this process now holds (waits when every pending one is busy)."""
-        free = []
-        for k in list(self.pending):
-            lock = self.out.shard_lock(k, self.plan.num_shards)
-            if lock.acquire(blocking=False):
-                self.locks.append(lock)
-                free.append(k)
-                self.pending.remove(k)
-        if not free and self.pending:
-            k = self.pending.pop(0)
-            print(f"sweep: shard {k} is being evaluated by another process; waiting for it", file=sys.stderr,
-                  flush=True)
-            lock = self.out.shard_lock(k, self.plan.num_shards)
-            lock.acquire(blocking=True)
-            self.locks.append(lock)
-            free.append(k)
-        return free
-
-    def release(self) -> None:
-        for lock in self.locks:
-            lock.release()
-        self.locks = []
+def _take_shard(out: OutDir, plan: Plan, pending: list[int]):
+    """(shard, its lock) for the first pending shard no other process is evaluating, waiting
+    for one when all are busy: a second sweep on the same OUT works beside the first, not on
+    its shards."""
+    for k in pending:
+        lock = out.shard_lock(k, plan.num_shards)
+        if lock.acquire(blocking=False):
+            return k, lock
+    k = pending[0]
+    print(f"sweep: shard {k} is being evaluated by another process; waiting for it", file=sys.stderr, flush=True)
+    lock = out.shard_lock(k, plan.num_shards)
+    lock.acquire(blocking=True)
+    return k, lock
 
 
 def run_shards(cfg: ExperimentConfig, out: OutDir, plan: Plan, shards: list[int],
                device: torch.device | None = None, progress: bool = True) -> dict:
-    """Evaluate every not-yet-done point of `shards`; returns counts. Finished points are on
-    disk as soon as they finish; a failing point is recorded (and its error printed) and the
-    others go on, unless the same error repeats STREAK times: then the shard stops."""
+    """Evaluate every not-yet-done point of `shards`, one shard at a time under its lock;
+    returns counts. Finished points are on disk as soon as they finish; a failing point is
+    recorded (and its error printed) and the others go on, unless the same error repeats
+    STREAK times: then the shard stops."""
     out = OutDir(out)
     done = out.done_ids(plan)
     mine = [p for p in plan.points if p.shard in shards]
@@ -131,26 +115,28 @@ def run_shards(cfg: ExperimentConfig, out: OutDir, plan: Plan, shards: list[int]
         ensure_eval_sets_file(cfg, out, plan)
         return stats
     worker = None
-    taken = _Shards(out, plan, shards)
-    try:
-        while taken.pending:
-            free = taken.take()
-            done = out.done_ids(plan)          # after the lock: what another process finished meanwhile
-            todo = [p for p in mine if p.shard in free and p.id not in done]
-            if not todo:
-                continue
-            if worker is None:
-                worker = Worker(cfg, out, plan, device, [p for p in mine if p.id not in done])
-            label = f"sweep shards {free[0]}..{free[-1]}" if len(free) > 1 else f"sweep shard {free[0]}"
-            _evaluate(worker, out, todo, stats, tqdm(todo, desc=label, disable=not progress, unit="pt"))
-    finally:
-        taken.release()
+    pending = [k for k in shards if any(p.shard == k and p.id not in done for p in mine)]
+    bar = tqdm(total=sum(p.id not in done for p in mine), disable=not progress, unit="pt",
+               desc=f"sweep shards {shards[0]}..{shards[-1]}" if len(shards) > 1 else f"sweep shard {shards[0]}")
+    with bar:
+        while pending:
+            k, lock = _take_shard(out, plan, pending)
+            pending.remove(k)
+            try:
+                done = out.done_ids(plan)          # after the lock: what another process finished meanwhile
+                todo = [p for p in mine if p.shard == k and p.id not in done]
+                if todo and worker is None:
+                    worker = Worker(cfg, out, plan, device, [p for p in mine if p.id not in done])
+                _evaluate(worker, out, todo, stats, bar)
+            finally:
+                lock.release()
     return stats
 
 
-def _evaluate(worker: Worker, out: OutDir, todo: list[PlannedPoint], stats: dict, points) -> None:
+def _evaluate(worker: Worker, out: OutDir, todo: list[PlannedPoint], stats: dict, bar) -> None:
     streak: list[str] = []
-    for point in points:
+    for point in todo:
+        bar.update(1)
         if streak and len(streak) >= STREAK and len(set(streak[-STREAK:])) == 1:
             if point.shard not in stats["stopped"]:
                 stats["stopped"].append(point.shard)
@@ -202,9 +188,12 @@ def run_in_process(cfg: ExperimentConfig, out_root: str, plan: Plan, shards: lis
         sys.exit(2)
 
 
-def run_from_out_dir(out_root: str, shards: list[int]) -> dict:
+def run_from_out_dir(out_root: str, shards: list[int], run: str = "") -> dict:
     """A worker that knows only OUT (a Slurm array task, also after a requeue): it rereads the
-    resolved config and the plan and skips every point already on disk."""
+    resolved config and the plan and skips every point already on disk. `run` names the
+    launch in the audit log."""
+    if run:
+        os.environ[RUN_VARIABLE] = run
     out = OutDir(out_root)
     cfg = load_config(out.config)
     stats = run_shards(cfg, out, load_plan(out), shards, progress=False)
