@@ -12,6 +12,7 @@ from pathlib import Path
 from ..io import atomic_write_text
 from ..outdir import OutDir
 from .analysis import analyse, to_jsonable
+from .barrier_uncertainty import add_barrier_intervals
 from .bootstrap_run import run_uncertainty
 from .plots import plot_sweep
 from .refined import refined_summary
@@ -99,6 +100,7 @@ def write_report(out_dir: Path, bootstrap: int = 1000, level: float = 0.95, seed
         unc = run_uncertainty(out, run["results"], replicates=bootstrap, level=level, seed=seed)
         if unc:
             an["uncertainty"] = unc
+        add_barrier_intervals(out, run["results"], an, bootstrap, level, seed)
     an["plots"] = {}
     for name, res in run["results"].items():
         paths = plot_sweep(res, an["sweeps"][name], out.plots_dir)
