@@ -139,6 +139,11 @@ class SweepConfig:
     grids: list[GridConfig] = field(default_factory=lambda: [
         GridConfig(directions=["sentiment_positive", "sentiment_negative"])])
     """Grid sweeps over two or more directions."""
+    merge_sweeps: list[MergeSweepConfig] = field(default_factory=list)
+    """Sweeps with a density axis, e.g. [{op: ties, of: [sentiment_positive, sentiment_negative], density:
+    {start: 0.1, stop: 1.0, num: 10}, alpha: {start: 0, stop: 1.5, num: 16}}]: for every density the merged
+    direction (written as OUT/task_vectors/<name>_d<density>.safetensors) is swept along alpha, giving
+    L(alpha, density). Each density's direction stays resident in a worker like any task vector."""
     task_vectors: dict[str, str] = field(default_factory=dict)
     """Direction name -> task-vector safetensors file. Directions not listed here are the
     task vectors that `sitv run` fine-tunes (OUT/task_vectors/<task>.safetensors)."""
@@ -187,6 +192,8 @@ class SweepConfig:
         for name, path in self.task_vectors.items():
             if not Path(path).expanduser().is_file():
                 raise ConfigError(f"{key}.task_vectors.{name}: file {path!r} does not exist")
+        for i, merge in enumerate(self.merge_sweeps):
+            merge.validate(f"{key}.merge_sweeps.{i}")
         for name, derived in self.derived_directions.items():
             derived.validate(f"{key}.derived_directions.{name}")
             if name in self.task_vectors:
@@ -233,3 +240,4 @@ class SlurmConfig:
                 raise ConfigError(f"{key}.{name}: must be >= 0, got {getattr(self, name)}")
 
 
+from .merge import MergeSweepConfig  # noqa: E402  (config.merge needs RangeConfig, defined above)

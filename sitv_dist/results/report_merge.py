@@ -3,6 +3,8 @@ sampled (:mod:`.barrier`), and merge sweeps L(α, density) (:mod:`.merge_sweeps`
 from the analysis dict and go through :func:`.markdown.fmt`."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from .barrier import each
 from .markdown import fmt, interval, table
 
@@ -21,3 +23,30 @@ def barrier_section(an: dict) -> list[str]:
                     "included, so it is ≥ 0): with T = ft2 − ft1 it is the barrier of linear interpolation "
                     "between two fine-tunes. The interval is a paired bootstrap over eval texts; n/a when the "
                     "per-text data are not on disk.", ""]
+
+
+def merge_section(an: dict) -> list[str]:
+    lines = ["## Merge sweeps: L(α, density)", ""]
+    merges = an.get("merge_sweeps") or {}
+    if not merges:
+        return lines
+    for name, m in merges.items():
+        lines += [f"### {name}: {m['op']} of {', '.join(m['of'])}", ""]
+        best = m.get("min") or {}
+        lines.append(f"Base loss L(0) = {fmt(m['base_loss'])}; lowest general loss {fmt(best.get('loss'))} at "
+                     f"density {fmt(best.get('density'))}, α = {fmt(best.get('alpha'))} "
+                     f"({len(m['densities'])} densities × {len(m['alpha'])} α).")
+        lines.append("")
+        tasks = list(m["tasks"])
+        rows = []
+        for d in m["per_density"]:
+            g = d["general_min"] or {}
+            rows.append([d["density"], g.get("loss"), g.get("alpha"), d["barrier"]]
+                        + [(d["task_min"].get(t) or {}).get("loss") for t in tasks]
+                        + [f"`{d['direction']}`"])
+        lines += table(["density", "min general loss", "α at min", "barrier"] + [f"min {t} loss" for t in tasks]
+                       + ["direction"], rows)
+        lines += [f"![{name}: {Path(p).stem}]({p})" for p in an.get("plots", {}).get(name, [])] + [""]
+    lines.append("Each density's merged direction is an ordinary line sweep (its crossings, bootstrap and "
+                 "refinement are in the sections above); barrier: general loss, n/a unless α = 0 and 1 are sampled.")
+    return lines + [""]
