@@ -3,6 +3,7 @@ any file is touched, the task vectors each is made from, and a one-line descript
 `sitv_dist.vectors.derived` builds the tensors."""
 from __future__ import annotations
 
+import importlib.util
 import re
 
 from .checks import ConfigError
@@ -75,6 +76,9 @@ def validate_spec(spec: dict, key: str = "derived direction") -> str:
     n = len(names(spec, op, key))
     if op in MERGES or op == "magnitude_prune":
         _check_density(spec.get("density", 1.0), key)
+        if importlib.util.find_spec("peft") is None:
+            raise ConfigError(f"{key}.{op}: merges use peft.utils.merge_utils, and peft is not installed; "
+                              "pip install 'sitv-dist[peft]' (or pip install peft)")
     if op in MERGES:
         _check_weights(spec.get("weights"), n, op, key)
     if op == "restrict":

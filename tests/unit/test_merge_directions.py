@@ -203,3 +203,13 @@ def test_config_derived_directions_accept_merges_and_restrictions():
         DerivedDirectionConfig(negate="a", group=["mlp"]).validate("k")
     with pytest.raises(ConfigError, match="seed: applies to random"):
         DerivedDirectionConfig(ties=["a"], seed=2).validate("k")
+
+
+def test_merges_without_peft_fail_at_config_time(monkeypatch):
+    import importlib.util
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "peft" else real(name, *a))
+    from sitv_dist.config.sweep import DerivedDirectionConfig
+    with pytest.raises(ConfigError, match=r"sweep.derived_directions.m.ties: merges use peft.*pip install"):
+        DerivedDirectionConfig(ties=["a", "b"]).validate("sweep.derived_directions.m")
+    DerivedDirectionConfig(restrict="a", group=["mlp"]).validate("k")        # restrictions need no peft
