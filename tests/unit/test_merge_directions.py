@@ -213,3 +213,15 @@ def test_merges_without_peft_fail_at_config_time(monkeypatch):
     with pytest.raises(ConfigError, match=r"sweep.derived_directions.m.ties: merges use peft.*pip install"):
         DerivedDirectionConfig(ties=["a", "b"]).validate("sweep.derived_directions.m")
     DerivedDirectionConfig(restrict="a", group=["mlp"]).validate("k")        # restrictions need no peft
+
+
+def test_written_merge_says_how_it_was_made(files, tmp_path):
+    spec = {"dare_ties": ["a", "b"], "weights": [1.0, -0.5], "density": 0.4, "seed": 9}
+    path = tmp_path / "out" / "m.safetensors"
+    meta = D.write_direction(path, spec, files.__getitem__)
+    assert meta["finetuned"] == "derived: dare_ties(1*a, -0.5*b; density=0.4; seed=9)"
+    assert json.loads(meta["derived"]) == spec
+    assert set(json.loads(meta["sources"])) == {"a", "b"}
+    written = D.load_tensors(path)
+    expected = peft_expected("dare_ties", [D.load_tensors(files[n]) for n in "ab"], [1.0, -0.5], 0.4, 9)
+    assert all(torch.equal(written[n], expected[n]) for n in NAMES)

@@ -120,3 +120,17 @@ def test_merge_sweep_analysis_report_and_plots(tmp_path):
     assert "![merge_ties_a__b: merge_ties_a__b_heatmap](plots/merge_ties_a__b_heatmap.png)" in section
     on_disk = json.loads((out / "analysis.json").read_text())
     assert on_disk["merge_sweeps"] == an["merge_sweeps"]
+
+
+def test_shipped_merge_config_plans_a_density_sweep_and_an_attention_mlp_grid():
+    from pathlib import Path
+
+    from sitv_dist.config import load_config
+    cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "merge-density.yaml")
+    plan = make_plan(cfg, "fp")
+    merges = [s for s in plan.sweeps if s.merge]
+    assert [s.merge["density"] for s in merges] == [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
+    grid = next(s for s in plan.sweeps if s.kind == "grid")
+    assert grid.directions == ["qa_attention", "qa_mlp"]
+    # 10 densities × 15 non-zero α, 20 non-zero α of the DARE line, 11 × 11 − 1 grid cells, one base
+    assert plan.unique_points == 10 * 15 + 20 + 120 + 1
