@@ -14,6 +14,7 @@ from .checks import DTYPES, EMBEDDED_TASKS, ConfigError, check_source, choice, n
 from .deepspeed import read_deepspeed_json
 from .specs import sources
 from .sweep import SlurmConfig, SweepConfig
+from .merge import merge_directions  # noqa: I001  (after .sweep, which config.merge imports)
 
 
 @dataclass
@@ -227,6 +228,17 @@ class ExperimentConfig:
                 if source not in vectors:
                     raise ConfigError(f"{key}: unknown task vector {source!r}; use a task name "
                                       f"({', '.join(names) or 'none configured'}) or a key of sweep.task_vectors")
+        merged = merge_directions(self.sweep.merge_sweeps)
+        for name, (spec, key) in merged.items():
+            if name in vectors or name in self.sweep.derived_directions:
+                raise ConfigError(f"{key}: its direction {name!r} is also a task, task vector or derived direction; "
+                                  "give the merge sweep another name")
+            for source in sources(spec, key):
+                if source not in vectors:
+                    raise ConfigError(f"{key}.of: unknown task vector {source!r}; use a task name "
+                                      f"({', '.join(names) or 'none configured'}) or a key of sweep.task_vectors")
+        if len(merged) != sum(m.density.num for m in self.sweep.merge_sweeps):
+            raise ConfigError("sweep.merge_sweeps: two merge sweeps have the same name; set `name` on one of them")
         known = vectors | set(self.sweep.derived_directions)
         wanted = [("sweep.directions", d) for d in self.sweep.directions]
         wanted += [(f"sweep.grids.{i}.directions", d) for i, g in enumerate(self.sweep.grids) for d in g.directions]
@@ -234,8 +246,8 @@ class ExperimentConfig:
             if direction not in known:
                 raise ConfigError(f"{key}: unknown direction {direction!r}; use a task name "
                                   f"({', '.join(names) or 'none configured'}) or add it to sweep.task_vectors")
-        if not self.sweep.directions and not self.sweep.grids:
-            raise ConfigError("sweep: nothing to sweep; set sweep.directions or sweep.grids")
+        if not self.sweep.directions and not self.sweep.grids and not self.sweep.merge_sweeps:
+            raise ConfigError("sweep: nothing to sweep; set sweep.directions, sweep.grids or sweep.merge_sweeps")
         return self
 
     def direction_names(self) -> list[str]:
@@ -243,6 +255,7 @@ class ExperimentConfig:
         names = list(self.sweep.directions)
         for grid in self.sweep.grids:
             names += [d for d in grid.directions if d not in names]
+        names += [d for d in merge_directions(self.sweep.merge_sweeps) if d not in names]
         return names
 
     def task(self, name: str) -> TaskConfig | None:

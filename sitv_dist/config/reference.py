@@ -36,6 +36,9 @@ def _reference(cls: type, prefix: str, lines: list[str]) -> None:
         elif isinstance(value, list) and value and dataclasses.is_dataclass(value[0]):
             lines.append(f"- `{key}`: {docs.get(f.name, '')} Each item:")
             _reference(type(value[0]), key + ".N.", lines)
+        elif typing.get_origin(hints[f.name]) is list and dataclasses.is_dataclass(typing.get_args(hints[f.name])[0]):
+            lines.append(f"- `{key}` (default `{value!r}`): {docs.get(f.name, '')} Each item:")   # an empty list
+            _reference(typing.get_args(hints[f.name])[0], key + ".N.", lines)
         else:
             lines.append(f"- `{key}` (default `{value!r}`): {docs.get(f.name, '')}")
 

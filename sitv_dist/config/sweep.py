@@ -65,7 +65,28 @@ class DerivedDirectionConfig:
     """Random 'layer'/'filter' directions: 1-D tensors (norms, biases) 'zero' or 'tensor' (scaled to T's
     tensor norm); empty: 'zero' for 'filter' (Li et al.), 'tensor' for 'layer'."""
     seed: int = 0
-    """Random directions: the seed."""
+    """Random directions and DARE merges: the seed."""
+    ties: list[str] = field(default_factory=list)
+    """TIES merge of these task vectors (peft.utils.merge_utils.ties, majority sign 'total'), tensor by tensor."""
+    dare_linear: list[str] = field(default_factory=list)
+    """DARE merge of these task vectors (random drop with rescaling, then the weighted sum; seeded by `seed`)."""
+    dare_ties: list[str] = field(default_factory=list)
+    """DARE drop, then TIES sign election and disjoint merge (seeded by `seed`)."""
+    magnitude_prune: str = ""
+    """This task vector with only its `density` fraction of largest-magnitude entries per tensor."""
+    weights: list[float] = field(default_factory=list)
+    """Merges: one weight per merged task vector (empty: all 1)."""
+    density: float = 1.0
+    """Merges and magnitude_prune: the fraction of entries kept per tensor, in (0, 1]."""
+    restrict: str = ""
+    """This task vector kept only on parameters whose names match `include`, every `group` and not `exclude`."""
+    include: str = ""
+    """Restrictions: regular expression (re.search) a kept parameter name must match."""
+    exclude: str = ""
+    """Restrictions: regular expression a kept parameter name must not match."""
+    group: list[str] = field(default_factory=list)
+    """Restrictions: ready-made groups a kept parameter must be in (all of them): attention, mlp,
+    embeddings, norms, layers:A-B (Llama/Gemma/Qwen naming)."""
 
     def spec(self) -> dict:
         """The compact spec of sitv_dist.directions.make_direction (only what is set)."""
@@ -77,11 +98,31 @@ class DerivedDirectionConfig:
             out.update(random=self.random, normalize=self.normalize, seed=self.seed)
             if self.one_d:
                 out["one_d"] = self.one_d
+        for name in ("ties", "dare_linear", "dare_ties"):
+            if getattr(self, name):
+                out.update({name: getattr(self, name), "density": self.density,
+                            "weights": self.weights or [1.0] * len(getattr(self, name))})
+                if name != "ties":
+                    out["seed"] = self.seed
+        if self.magnitude_prune:
+            out.update(magnitude_prune=self.magnitude_prune, density=self.density)
+        if self.restrict:
+            out["restrict"] = self.restrict
+            out.update({k: getattr(self, k) for k in ("include", "exclude", "group") if getattr(self, k)})
         return out
 
     def validate(self, key: str) -> None:
-        if not self.random and (self.normalize != "global" or self.one_d or self.seed):
-            raise ConfigError(f"{key}: normalize, one_d and seed apply to random directions only")
+        if not self.random and (self.normalize != "global" or self.one_d):
+            raise ConfigError(f"{key}: normalize and one_d apply to random directions only")
+        if self.seed and not (self.random or self.dare_linear or self.dare_ties):
+            raise ConfigError(f"{key}.seed: applies to random directions and DARE merges only")
+        merges = self.ties or self.dare_linear or self.dare_ties
+        if self.weights and not merges:
+            raise ConfigError(f"{key}.weights: applies to merges (ties, dare_linear, dare_ties) only")
+        if self.density != 1.0 and not (merges or self.magnitude_prune):
+            raise ConfigError(f"{key}.density: applies to merges and magnitude_prune only")
+        if (self.include or self.exclude or self.group) and not self.restrict:
+            raise ConfigError(f"{key}: include, exclude and group apply to restrictions ({{restrict: NAME}}) only")
         validate_spec(self.spec(), key)
 
 
@@ -100,6 +141,11 @@ class SweepConfig:
     grids: list[GridConfig] = field(default_factory=lambda: [
         GridConfig(directions=["sentiment_positive", "sentiment_negative"])])
     """Grid sweeps over two or more directions."""
+    merge_sweeps: list[MergeSweepConfig] = field(default_factory=list)
+    """Sweeps with a density axis, e.g. [{op: ties, of: [sentiment_positive, sentiment_negative], density:
+    {start: 0.1, stop: 1.0, num: 10}, alpha: {start: 0, stop: 1.5, num: 16}}]: for every density the merged
+    direction (written as OUT/task_vectors/<name>_d<density>.safetensors) is swept along alpha, giving
+    L(alpha, density). Each density's direction stays resident in a worker like any task vector."""
     task_vectors: dict[str, str] = field(default_factory=dict)
     """Direction name -> task-vector safetensors file. Directions not listed here are the
     task vectors that `sitv run` fine-tunes (OUT/task_vectors/<task>.safetensors)."""
@@ -151,6 +197,8 @@ class SweepConfig:
             path_name(name, f"{key}.task_vectors.{name}")
             if not Path(path).expanduser().is_file():
                 raise ConfigError(f"{key}.task_vectors.{name}: file {path!r} does not exist")
+        for i, merge in enumerate(self.merge_sweeps):
+            merge.validate(f"{key}.merge_sweeps.{i}")
         for name, derived in self.derived_directions.items():
             path_name(name, f"{key}.derived_directions.{name}")
             derived.validate(f"{key}.derived_directions.{name}")
@@ -197,3 +245,4 @@ class SlurmConfig:
             non_negative(getattr(self, name), f"{key}.{name}")
 
 
+from .merge import MergeSweepConfig  # noqa: E402  (config.merge needs RangeConfig, defined above)

@@ -11,6 +11,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from .barrier import line_barriers
+
 SQUARING_NOTE = (
     "In a linear task-vector space L(2α) is the line itself evaluated at 2α, so a squaring "
     "return at α is a crossing of L at 2α; the tool reports it and does not interpret it."
@@ -263,6 +265,7 @@ def analyse_line(results: dict) -> dict:
         curve = _curve(points, index["line"], lambda p, c=c: category_loss(p, c))
         out["categories"][c] = {"base_loss": category_loss(bp, c), "min": find_minimum(alpha, curve)}
     out["preference"] = _preference(results, task, gmin)
+    out["barrier"] = line_barriers(results)         # None unless 0 and 1 are sampled
     return to_jsonable(out)
 
 

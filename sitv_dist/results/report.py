@@ -12,7 +12,10 @@ from pathlib import Path
 from ..io import atomic_write_text
 from ..outdir import OutDir
 from .analysis import analyse, to_jsonable
+from .barrier_uncertainty import add_barrier_intervals
 from .bootstrap_run import run_uncertainty
+from .merge_plots import plot_merge
+from .merge_sweeps import analyse_merges
 from .plots import plot_sweep
 from .refined import refined_summary
 from .report_sections import NO_CROSSING, render_report
@@ -76,6 +79,7 @@ def build_analysis(run: dict) -> dict:
     return to_jsonable({
         "schema": "sitv-dist/analysis/1",
         "sweeps": {name: analyse(res) for name, res in run["results"].items()},
+        "merge_sweeps": analyse_merges(run["results"]),
         "refined": {name: summary for name, res in run["results"].items()
                     if (summary := refined_summary(res)) is not None},
         "dedupe": dedupe_summary(run["plan"]),
@@ -99,10 +103,13 @@ def write_report(out_dir: Path, bootstrap: int = 1000, level: float = 0.95, seed
         unc = run_uncertainty(out, run["results"], replicates=bootstrap, level=level, seed=seed)
         if unc:
             an["uncertainty"] = unc
+        add_barrier_intervals(out, run["results"], an, bootstrap, level, seed)
     an["plots"] = {}
     for name, res in run["results"].items():
         paths = plot_sweep(res, an["sweeps"][name], out.plots_dir)
         an["plots"][name] = [p.relative_to(out.root).as_posix() for p in paths]
+    for name, merge in an["merge_sweeps"].items():
+        an["plots"][name] = [p.relative_to(out.root).as_posix() for p in plot_merge(merge, out.plots_dir)]
     atomic_write_text(out.analysis, json.dumps(an, indent=1, allow_nan=False) + "\n")
     atomic_write_text(out.report, render_report(run, an))
     return an

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import ConfigError, ExperimentConfig
+from ..config.merge import merge_directions
 from ..config.specs import sources
 from ..models.location import base_architecture, check_tokenizer_files
 from ..outdir import OutDir
@@ -17,8 +18,10 @@ def tasks_to_finetune(cfg: ExperimentConfig) -> list[str]:
     """Directions, and task vectors derived directions are made from, that are configured tasks
     without an explicit task-vector file."""
     names = cfg.direction_names()
-    for derived in cfg.sweep.derived_directions.values():
-        names += [n for n in sources(derived.spec()) if n not in names]
+    specs = [d.spec() for d in cfg.sweep.derived_directions.values()]
+    specs += [spec for spec, _ in merge_directions(cfg.sweep.merge_sweeps).values()]
+    for spec in specs:
+        names += [n for n in sources(spec) if n not in names]
     return [d for d in names if d not in cfg.sweep.task_vectors and cfg.task(d)]
 
 
@@ -53,11 +56,12 @@ def derive_directions(cfg: ExperimentConfig, out: OutDir) -> list[Path]:
     made from the same spec and the same source contents is kept (resumable)."""
     out = OutDir(out)
     paths = []
-    if cfg.sweep.derived_directions:
+    todo = {name: (d.spec(), f"sweep.derived_directions.{name}") for name, d in cfg.sweep.derived_directions.items()}
+    todo.update(merge_directions(cfg.sweep.merge_sweeps))      # one direction per density of each merge sweep
+    if todo:
         with out.timed("derive"):
-            for name, derived in cfg.sweep.derived_directions.items():
+            for name, (spec, key) in todo.items():
                 path = out.task_vector(name)
-                write_direction(path, derived.spec(), lambda n: taskvector.direction_file(cfg, out, n),
-                                key=f"sweep.derived_directions.{name}")
+                write_direction(path, spec, lambda n: taskvector.direction_file(cfg, out, n), key=key)
                 paths.append(path)
     return paths

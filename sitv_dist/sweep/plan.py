@@ -44,6 +44,7 @@ class Sweep:
     squaring: bool = False
     compositional: bool = False
     axes: list[list[float]] = field(default_factory=list)  # grid
+    merge: dict = field(default_factory=dict)              # a line of a merge sweep: {sweep, op, of, density}
 
     def curves(self) -> dict[str, list[tuple[float, ...]]]:
         """Each curve as the list of coefficient tuples (over self.directions) it needs."""
@@ -65,6 +66,11 @@ def sweeps_from_config(cfg: ExperimentConfig) -> list[Sweep]:
         name = g.name or "grid_" + "__".join(g.directions)
         out.append(Sweep(name, "grid", list(g.directions),
                          axes=[axis(g.range.start, g.range.stop, g.range.num) for _ in g.directions]))
+    for m in s.merge_sweeps:         # one line per density (the curves L(α) at that density)
+        for (d, spec), density in zip(m.directions().items(), m.densities()):
+            out.append(Sweep(f"line_{d}", "line", [d], axis(m.alpha.start, m.alpha.stop, m.alpha.num),
+                             merge={"sweep": m.sweep_name(), "op": m.op, "of": list(m.of), "density": density,
+                                    "spec": spec}))
     return out
 
 

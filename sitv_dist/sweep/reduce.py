@@ -80,6 +80,8 @@ def sweep_results(plan: Plan, sweep: Sweep, records: dict[str, dict], eval_sets:
     result = {"schema": "sitv-dist/results/1", "sweep": sweep.name, "kind": sweep.kind,
               "directions": sweep.directions,
               "task_of": {d: d for d in sweep.directions if f"task:{d}" in plan.eval_sets}}
+    if sweep.merge:
+        result["merge"] = sweep.merge
     if sweep.kind == "line":
         result["alpha"] = sweep.alpha
     else:

@@ -20,7 +20,8 @@
   seeded with ``seed``, in float64, so a (seed, T) pair always gives the same direction.
 
 - **Derived directions**: ``−T``, ``T1 + T2 + …`` and ``T1 − T2`` of task-vector files, in
-  float32 (names and shapes must agree).
+  float32 (names and shapes must agree); merges (TIES, DARE, magnitude pruning: :mod:`.merge`)
+  and restrictions of T to named parameters (:mod:`.restrict`).
 
 :func:`make_direction` builds any of them from a spec (the config's
 ``sweep.derived_directions`` entries) and :func:`write_direction` stores the result as an
@@ -36,9 +37,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence, Union
 
 from ..config.checks import ConfigError
-from ..config.specs import NORMALIZATIONS, ONE_D, describe, sources, validate_spec
+from ..config.specs import MERGES, NORMALIZATIONS, ONE_D, describe, groups_of, sources, validate_spec
 from ..config.specs import names as spec_names
-from . import taskvector
+from . import merge, restrict, taskvector
 
 if TYPE_CHECKING:
     import torch
@@ -155,7 +156,10 @@ def make_direction(spec: dict, resolve: Callable[[str], Path], key: str = "deriv
     Specs: ``{"random": NAME, "normalize": "global"|"layer"|"filter", "seed": INT,
     "one_d": "zero"|"tensor"}`` (normalize defaults to "global", seed to 0, one_d as in the
     module docstring), ``{"negate": NAME}``, ``{"sum": [NAME, NAME, ...]}``,
-    ``{"difference": [A, B]}`` (A − B).
+    ``{"difference": [A, B]}`` (A − B); merges ``{"ties"|"dare_linear"|"dare_ties": [NAME, ...],
+    "weights": [w, ...], "density": d, "seed": INT}`` and ``{"magnitude_prune": NAME, "density": d}``
+    (:mod:`.merge`, peft's arithmetic); ``{"restrict": NAME, "include": REGEX, "exclude": REGEX,
+    "group": [GROUP, ...]}`` (:mod:`.restrict`).
     """
     op = validate_spec(spec, key)
     names = spec_names(spec, op, key)
@@ -176,8 +180,17 @@ def make_direction(spec: dict, resolve: Callable[[str], Path], key: str = "deriv
             tensors = negate(vectors[0])
         elif op == "sum":
             tensors = add(vectors, names)
-        else:
+        elif op == "difference":
             tensors = subtract(vectors[0], vectors[1], names)
+        elif op in MERGES:
+            _check_same(vectors, names)
+            tensors = merge.merge(op, vectors, spec.get("weights") or [1.0] * len(vectors), spec.get("density", 1.0),
+                                  spec.get("seed", 0))
+        elif op == "magnitude_prune":
+            tensors = merge.magnitude_prune(vectors[0], spec.get("density", 1.0))
+        else:
+            tensors = restrict.restrict(vectors[0], spec.get("include", ""), spec.get("exclude", ""),
+                                        groups_of(spec))
     except ValueError as exc:
         raise ConfigError(f"{key}: {exc}") from None
     bases = {metas[n].get("base", "") for n in names}
