@@ -12,6 +12,8 @@ from sitv_dist.io import write_json
 from sitv_dist.results.report import write_report
 from sitv_dist.sweep.evaluation import EvalSet, summarize
 from sitv_dist.sweep.plan import make_plan
+
+from conftest import synthetic_inputs
 from sitv_dist.sweep.reduce import reduce
 
 
@@ -33,7 +35,7 @@ def config(tmp_path, **merge) -> ExperimentConfig:
 
 def build(out, cfg) -> dict:
     """Point files as the worker writes them (per-text NLL), then the real reducer."""
-    plan = make_plan(cfg, "fp")
+    plan = make_plan(cfg, synthetic_inputs(cfg, "fp"))
     density = {s.directions[0]: s.merge["density"] for s in plan.sweeps}
     rng = np.random.default_rng(0)
     sets = {"general": EvalSet("general", ["x"] * 20, rng.integers(5, 30, 20), []),
@@ -45,7 +47,7 @@ def build(out, cfg) -> dict:
     for p in plan.points:
         c = dict(zip(plan.directions, p.coefficients))
         (d, x), = [(d, x) for d, x in c.items() if x != 0.0] or [(plan.directions[0], 0.0)]
-        record = {"id": p.id, "fingerprint": plan.fingerprint, "coefficients": c, "sets": {}, "time_s": 0.1}
+        record = {"id": p.id, "fingerprint": p.fingerprint, "coefficients": c, "sets": {}, "time_s": 0.1}
         for s in p.sets:
             value = loss(x, density[d]) if s == "general" else task_a(x, density[d]) if s == "task:a" else 2.5
             nll = value * sets[s].tokens.astype(float)
@@ -62,7 +64,7 @@ def test_config_expands_one_direction_and_one_line_per_density(tmp_path):
     assert m.directions() == {f"merge_ties_a__b_d{d:g}": {"ties": ["a", "b"], "weights": [1.0, 1.0], "density": d}
                               for d in (0.25, 0.5, 0.75, 1.0)}
     assert cfg.direction_names() == list(m.directions())
-    plan = make_plan(cfg, "fp")
+    plan = make_plan(cfg, synthetic_inputs(cfg, "fp"))
     assert [s.name for s in plan.sweeps] == [f"line_merge_ties_a__b_d{d:g}" for d in (0.25, 0.5, 0.75, 1.0)]
     assert all(s.kind == "line" and not s.squaring and s.merge["sweep"] == "merge_ties_a__b" for s in plan.sweeps)
     assert plan.unique_points == 4 * 6 + 1            # 6 non-zero α per density, one shared base point
@@ -127,7 +129,7 @@ def test_shipped_merge_config_plans_a_density_sweep_and_an_attention_mlp_grid():
 
     from sitv_dist.config import load_config
     cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "merge-density.yaml")
-    plan = make_plan(cfg, "fp")
+    plan = make_plan(cfg, synthetic_inputs(cfg, "fp"))
     merges = [s for s in plan.sweeps if s.merge]
     assert [s.merge["density"] for s in merges] == [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
     grid = next(s for s in plan.sweeps if s.kind == "grid")
