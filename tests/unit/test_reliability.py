@@ -204,3 +204,47 @@ def test_degenerate_points_at_huge_alpha_are_flagged_not_reported(toy, tmp_path)
     middle = res["points"][res["index"]["line"][1]]["general"]
     assert all(e["loss"] is None and e["degenerate"] for e in ends)
     assert middle["loss"] is not None and "degenerate" not in middle
+
+
+def test_hub_ids_are_known_by_their_cached_snapshot(tmp_path, monkeypatch):
+    """A hub id resolves to the snapshot transformers loads offline: its commit and its files'
+    contents; a new commit with the same files is not a change, new weights are."""
+    import huggingface_hub.constants
+    from sitv_dist.sweep.fingerprint import changes, model_identity
+    from sitv_dist.sweep.hashing import FileHashes
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    repo = tmp_path / "hub" / "models--org--tiny"
+
+    def publish(commit: str, weights: bytes) -> dict:
+        snap = repo / "snapshots" / commit
+        snap.mkdir(parents=True)
+        (snap / "config.json").write_text('{"model_type": "llama"}')
+        (snap / "model.bin").write_bytes(weights)
+        (repo / "refs").mkdir(exist_ok=True)
+        (repo / "refs" / "main").write_text(commit)
+        return model_identity("org/tiny", "", FileHashes(None))
+    first = publish("a" * 40, b"weights-1")
+    assert first["revision"] == "a" * 40 and first["hub"] == "org/tiny" and set(first["files"]) == {"config.json", "model.bin"}
+    same_files = publish("b" * 40, b"weights-1")
+    assert changes({"model": first}, {"model": same_files}) == []
+    new_weights = publish("c" * 40, b"weights-2")
+    assert changes({"model": first}, {"model": new_weights}) == ["model file model.bin: content changed"]
+    assert model_identity("org/absent", "", FileHashes(None)) == {"hub": "org/absent",
+                                                                  "revision": "unknown (not in the local cache)"}
+
+
+def test_file_digests_are_cached_by_size_and_mtime(tmp_path):
+    from sitv_dist.sweep.hashing import FileHashes
+    data = tmp_path / "w.bin"
+    data.write_bytes(b"x" * 100)
+    cache = tmp_path / "cache.json"
+    hashes = FileHashes(cache)
+    first = hashes.digest(data)
+    hashes.save()
+    stored = json.loads(cache.read_text())
+    stored[str(data.resolve())]["sha256"] = "cached"             # a cache hit returns what is stored
+    cache.write_text(json.dumps(stored))
+    assert FileHashes(cache).digest(data) == "cached"
+    data.write_bytes(b"y" * 100)                                  # same size, new mtime: re-read
+    os.utime(data, ns=(1, 1))
+    assert FileHashes(cache).digest(data) not in ("cached", first)
