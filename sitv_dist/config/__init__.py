@@ -13,7 +13,8 @@ from .checks import DTYPES, EMBEDDED_TASKS, ConfigError
 from .experiment import EmbeddedConfig, EvalConfig, ExperimentConfig, FinetuneConfig, ModelConfig, TaskConfig
 from .load import dump, from_dict, load_config, read_resolved, to_dict
 from .reference import reference
-from .sweep import DerivedDirectionConfig, GridConfig, RangeConfig, SlurmConfig, SweepConfig
+from .range import RangeConfig
+from .sweep import DerivedDirectionConfig, GridConfig, SlurmConfig, SweepConfig
 
 __all__ = ["DTYPES", "EMBEDDED_TASKS", "ConfigError", "DerivedDirectionConfig", "EmbeddedConfig", "EvalConfig",
            "ExperimentConfig", "FinetuneConfig", "GridConfig", "ModelConfig", "RangeConfig", "SlurmConfig",

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from .checks import DTYPES, EMBEDDED_TASKS, ConfigError, check_source, choice, non_negative, path_name, positive, require
 from .deepspeed import read_deepspeed_json
+from .merge import merge_directions
 from .specs import sources
 from .sweep import SlurmConfig, SweepConfig
-from .merge import merge_directions  # noqa: I001  (after .sweep, which config.merge imports)
 
 
 @dataclass

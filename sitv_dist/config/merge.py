@@ -14,7 +14,7 @@ import numpy as np
 
 from .checks import ConfigError
 from .specs import MERGES, validate_spec
-from .sweep import RangeConfig      # config.sweep imports this module at its end, after RangeConfig
+from .range import RangeConfig
 
 OPS = MERGES + ("magnitude_prune",)
 

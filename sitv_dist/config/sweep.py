@@ -7,26 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from .checks import DTYPES, EMBEDDED_TASKS, ConfigError, choice, non_negative, path_name, positive
+from .merge import MergeSweepConfig
+from .range import RangeConfig
 from .specs import validate_spec
-
-
-@dataclass
-class RangeConfig:
-    start: float = -0.5
-    """First coefficient."""
-    stop: float = 1.5
-    """Last coefficient (included)."""
-    num: int = 21
-    """Number of evenly spaced coefficients. Choose it so that 0 is on the grid (step = (stop-start)/(num-1))."""
-
-    def validate(self, key: str) -> None:
-        if self.num < 2:
-            raise ConfigError(f"{key}.num: a range needs at least 2 points, got {self.num}")
-        if not all(abs(x) <= 1e30 for x in (self.start, self.stop)):
-            raise ConfigError(f"{key}: coefficients must be finite numbers within ±1e30, got {self.start}..{self.stop}")
-        if not self.start < self.stop:
-            raise ConfigError(f"{key}: empty or inverted range start={self.start} stop={self.stop}; "
-                              "start must be below stop")
 
 
 @dataclass
@@ -243,6 +226,3 @@ class SlurmConfig:
             positive(getattr(self, name), f"{key}.{name}")
         for name in ("tasks", "array_parallelism", "gpus_per_task", "mem_gb", "max_requeues"):
             non_negative(getattr(self, name), f"{key}.{name}")
-
-
-from .merge import MergeSweepConfig  # noqa: E402  (config.merge needs RangeConfig, defined above)
