@@ -214,7 +214,9 @@ def _preference(results: dict, task: str | None, general_min: dict) -> dict | No
         return None if own is None or other is None else other - own
 
     curve = [score(points[int(i)]) for i in line]
-    at_min = None if general_min["index"] is None else curve[general_min["index"]]
+    on_line = results["index"].get("all") or line
+    at = [points[int(i)] for i in on_line if float(points[int(i)]["coefficients"][0]) == general_min["x"]]
+    at_min = score(at[0]) if at else None          # None where that point has no task losses
     return {"task": task, "opposite": opp, "at_base": score(points[int(results["base_point"])]),
             "at_general_min": at_min, "general_min_alpha": general_min["x"], "curve": curve}
 
@@ -226,8 +228,31 @@ def _on_line(crossings: list[dict], coefficient) -> list[dict]:
     return crossings
 
 
+def line_samples(results: dict) -> tuple[list[float], list[float | None]]:
+    """(c, L(c)) of every evaluated point on a line, sorted by c: the α grid, 2α, α+α² and
+    refinement points all sample the same function, so every finding of a line comes from
+    all of them (results without an "all" index: the α grid)."""
+    points = results["points"]
+    idx = results["index"].get("all")
+    if not idx:
+        return [float(a) for a in results["alpha"]], [general_loss(points[int(i)]) for i in results["index"]["line"]]
+    pairs = sorted((float(points[int(i)]["coefficients"][0]), general_loss(points[int(i)])) for i in idx)
+    return [c for c, _ in pairs], [v for _, v in pairs]
+
+
+def interior_minima(x: Sequence[float], y: Sequence[Any]) -> list[dict]:
+    """Interior local minima among the finite samples, each with its bracket (the neighbouring
+    samples): strictly below the left neighbour and not above the right one."""
+    xs, ys = as_array(x), as_array(y)
+    keep = np.flatnonzero(np.isfinite(ys))
+    return [{"x": float(xs[keep[i]]), "loss": float(ys[keep[i]]),
+             "bracket": [float(xs[keep[i - 1]]), float(xs[keep[i + 1]])]}
+            for i in range(1, len(keep) - 1) if ys[keep[i]] < ys[keep[i - 1]] and ys[keep[i]] <= ys[keep[i + 1]]]
+
+
 def analyse_line(results: dict) -> dict:
-    """Minima, crossings of L(α)−L(0), squaring and compositional curves, categories, preference."""
+    """Minima and crossings of L(c)−L(0) over every point on the line (one set of findings),
+    the α-grid curves (squaring, compositional, task), categories, preference."""
     base = check_base_loss(results)
     points, index = results["points"], results["index"]
     alpha = [float(a) for a in results["alpha"]]
@@ -239,14 +264,17 @@ def analyse_line(results: dict) -> dict:
     squaring = _curve(points, index.get("squaring"), general_loss)
     compositional = _curve(points, index.get("compositional"), general_loss)
     task_curve = _curve(points, index["line"], lambda p: task_loss(p, task)) if task else None
-    gmin = find_minimum(alpha, general)
+    xs, ys = line_samples(results)
+    gmin = find_minimum(xs, ys)
 
     out: dict[str, Any] = {
         "kind": "line", "sweep": results.get("sweep"), "direction": direction, "task": task,
         "base_loss": base, "general_min": gmin,
         "task_base_loss": task_loss(bp, task) if task else None,
         "task_min": find_minimum(alpha, task_curve) if task_curve else None,
-        "crossings": find_crossings(alpha, general, base, exclude_at=(0.0,)),
+        "crossings": find_crossings(xs, ys, base, exclude_at=(0.0,)),
+        "minima": [dict(m, depth=m["loss"] - base) for m in interior_minima(xs, ys)],
+        "samples": {"c": xs, "general": ys},
         "curves": {"alpha": alpha, "general": general, "task": task_curve,
                    "squaring": squaring, "compositional": compositional},
         "squaring": None, "compositional": None,

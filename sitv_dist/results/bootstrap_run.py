@@ -90,7 +90,7 @@ def _check_agrees(observed: np.ndarray, expected: Sequence[Any], what: str) -> N
 def sweep_uncertainty(out_dir: Path, results: dict, replicates: int = DEFAULT_REPLICATES,
                       level: float = DEFAULT_LEVEL, seed: int = 0, stratify: bool = True,
                       max_distance: float | None = None, points: PointFiles | None = None,
-                      line_index: str = "line") -> dict:
+                      line_index: str = "auto") -> dict:
     """Paired bootstrap of one line sweep from the per-point files of ``out_dir``.
 
     General loss: the line ``L(α)``, and the squaring/compositional curves when planned (all
@@ -100,9 +100,10 @@ def sweep_uncertainty(out_dir: Path, results: dict, replicates: int = DEFAULT_RE
     them or the bootstrap is reported unavailable. Returns ``{"available": False, "reason"}``
     when the data are not on disk.
 
-    ``line_index`` picks the samples of L: "line" (the planned α grid, what the analysis uses
-    today) or "all" (every evaluated point on the line, refinement points included, sorted by
-    coefficient; the x's are then the points' coefficients). The task curve stays on "line".
+    ``line_index`` picks the samples of L: "line" (the planned α grid), "all" (every evaluated
+    point on the line, refinement points included, sorted by coefficient; the x's are then the
+    points' coefficients) or "auto" ("all" where the results have it: the samples the analysis
+    takes its findings from). The task curve stays on "line".
     """
     if results.get("kind") != "line":
         return {"available": False, "reason": "only line sweeps are bootstrapped"}
@@ -112,6 +113,8 @@ def sweep_uncertainty(out_dir: Path, results: dict, replicates: int = DEFAULT_RE
     bp = int(results["base_point"])
     direction = results["directions"][0]
     task = (results.get("task_of") or {}).get(direction)
+    if line_index == "auto":
+        line_index = "all" if index.get("all") else "line"
     if line_index not in ("line", "all") or index.get(line_index) is None:
         return {"available": False, "reason": f"no index {line_index!r} in the results"}
     out: dict[str, Any] = {"available": True, "replicates": int(replicates), "level": float(level),

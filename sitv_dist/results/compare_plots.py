@@ -49,7 +49,7 @@ def plot_task(rows: list[dict], path: Path) -> Path:
         t = r["curves"].get("task")
         if t is None:
             continue
-        a = np.asarray(r["curves"]["alpha"], dtype=float)
+        a = np.asarray(r["curves"]["task_alpha"], dtype=float)
         y = as_array(t)
         label = f"{r['experiment']}: {r['task']}"
         ax.plot(a, y, "-", marker=".", color=f"C{k % 10}", label=label)

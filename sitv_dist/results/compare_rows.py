@@ -102,7 +102,9 @@ def line_row(label: str, out: Path, cfg: RunConfig, sweep: str, an: dict, unc: d
         "returns_to_base": ((gen.get("line") or {}).get("returns_to_base") or {}).get("statement"),
         "bootstrap": {"available": ok, "reason": None if ok else (unc or {}).get("reason", "no per-point files")},
         "analysis_check": _analysis_check(out, sweep, an),
-        "curves": {"alpha": an["curves"]["alpha"], "general": an["curves"]["general"], "task": an["curves"]["task"],
+        # every point on the line, as the findings (and the bootstrap) use them; task on the α grid
+        "curves": {"alpha": an["samples"]["c"], "general": an["samples"]["general"],
+                   "task_alpha": an["curves"]["alpha"], "task": an["curves"]["task"],
                    "general_diff_ci": [d["ci"] for d in (gen.get("line") or {}).get("difference", [])] or None},
     }
     return row

@@ -1,20 +1,35 @@
-"""Markdown for the run report and the comparison: every number goes through :func:`fmt` (one
-format, ``{:.4f}``; 'n/a' for missing values), so a number printed in either document can be
-traced to the results it came from."""
+"""Markdown for the run report and the comparison: every number goes through :func:`fmt`
+('n/a' for missing values), :func:`percent` or :func:`seconds`, so a number printed in either
+document can be traced to the results it came from, with the precision it deserves: losses
+and coefficients to 4 decimals, differences too small for that in two significant digits
+(1.2e-06, not 0.0000), shares and fractions as whole percents, times to 0.1 s."""
 from __future__ import annotations
 
 from typing import Any
 
 
-def fmt(v: Any) -> str:
-    """One format for every number: 'n/a' for None, yes/no for booleans, integers as they are."""
+def fmt(v: Any, decimals: int = 4, signed: bool = False) -> str:
+    """'n/a' for None, yes/no for booleans, integers as they are, floats to `decimals` places
+    (two significant digits when that would print 0), with a '+' when `signed`."""
     if v is None:
         return "n/a"
     if isinstance(v, bool):
         return "yes" if v else "no"
     if isinstance(v, int):
         return str(v)
-    return "{:.4f}".format(float(v))
+    x = float(v)
+    text = f"{x:.2g}" if x != 0.0 and abs(x) < 0.5 * 10 ** -decimals else f"{x:.{decimals}f}"
+    return ("+" + text) if signed and x > 0 else text
+
+
+def percent(fraction: Any, decimals: int = 0) -> str:
+    """A share (0..1) as a percent: '97%'; 'n/a' for None."""
+    return "n/a" if fraction is None else f"{100 * float(fraction):.{decimals}f}%"
+
+
+def seconds(v: Any) -> str:
+    """A duration to 0.1 s."""
+    return "n/a" if v is None else f"{float(v):.1f}"
 
 
 def table(header: list[str], rows: list[list[Any]]) -> list[str]:

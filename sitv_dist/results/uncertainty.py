@@ -258,6 +258,36 @@ def argmin_interval(x: Sequence[float], observed: Sequence[float], reps: np.ndar
             "distribution": {repr(float(v)): f for v, f in sorted(top)}}
 
 
+def local_minima(x: Sequence[float], y: Sequence[Any]) -> list[int]:
+    """Indices of interior local minima among the finite samples (strictly below the left
+    neighbour, not above the right one, so a flat run counts once)."""
+    ys = as_array(y)
+    keep = np.flatnonzero(np.isfinite(ys))
+    return [int(keep[i]) for i in range(1, len(keep) - 1)
+            if ys[keep[i]] < ys[keep[i - 1]] and ys[keep[i]] <= ys[keep[i + 1]]]
+
+
+def minima_intervals(x: Sequence[float], observed: Sequence[float], ref: float, reps: np.ndarray,
+                     ref_reps: np.ndarray, level: float = DEFAULT_LEVEL) -> list[dict]:
+    """Each interior local minimum of the curve with its depth L(x) − L(0), the paired
+    interval of that depth, and the share of replicates that have a local minimum in its
+    window (halfway to the neighbouring observed minima)."""
+    xs = np.asarray(x, dtype=float)
+    obs = as_array(observed)
+    found = local_minima(xs, obs)
+    depth = reps[:, found] - ref_reps[:, None] if found else np.zeros((reps.shape[0], 0))
+    lo, hi = percentile_interval(depth, level) if found else ([], [])
+    rep_minima = [xs[local_minima(xs, r)] for r in reps]
+    out = []
+    for k, i in enumerate(found):
+        left = 0.5 * (xs[found[k - 1]] + xs[i]) if k > 0 else -math.inf
+        right = 0.5 * (xs[i] + xs[found[k + 1]]) if k + 1 < len(found) else math.inf
+        exists = float(np.mean([bool(((m >= left) & (m <= right)).any()) for m in rep_minima]))
+        out.append({"x": float(xs[i]), "loss": float(obs[i]), "depth": float(obs[i] - ref),
+                    "depth_ci": _interval(lo[k], hi[k]), "exists": exists})
+    return out
+
+
 # ----------------------------------------------------------------------------- one curve
 def curve_uncertainty(x: Sequence[float], observed: Sequence[float], ref: float, reps: np.ndarray,
                       ref_reps: np.ndarray, level: float = DEFAULT_LEVEL, max_distance: float | None = None,
@@ -290,6 +320,7 @@ def curve_uncertainty(x: Sequence[float], observed: Sequence[float], ref: float,
     rlo, rhi = percentile_interval(ref_reps, level)
     out: dict[str, Any] = {"ref": float(ref), "ref_ci": _interval(rlo, rhi), "points": points, "difference": diff,
                            "argmin": argmin_interval(xs, obs, reps, level)}
+    out["minima"] = minima_intervals(xs, obs, ref, reps, ref_reps, level)
     if crossings:
         ci = crossing_intervals(xs, obs, ref, reps, ref_reps, level, max_distance, exclude_at)
         out.update(ci)

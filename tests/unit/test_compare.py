@@ -9,7 +9,7 @@ import torch
 import yaml
 
 from sitv_dist.vectors import taskvector
-from sitv_dist.results.analysis import analyse
+from sitv_dist.results.analysis import analyse, line_samples
 from sitv_dist.results.compare import compare
 from sitv_dist.results.report import write_report
 from test_uncertainty import ROOT, build_run, quad
@@ -95,7 +95,8 @@ def test_table_numbers_match_each_runs_results(runs):
         out = runs["dirs"][r["experiment"]]
         res = json.loads((out / "results" / f"{r['sweep']}.json").read_text())
         pts = res["points"]
-        line = [pts[i]["general"]["loss"] for i in res["index"]["line"]]
+        # the general minimum is over every point on the line (α grid, 2α, α+α²), as in the report
+        cs, line = line_samples(res)
         base = pts[res["base_point"]]["general"]["loss"]
         k = int(np.argmin(line))
         task = res["task_of"][res["directions"][0]]
@@ -104,7 +105,7 @@ def test_table_numbers_match_each_runs_results(runs):
         kt = int(np.argmin(tline))
         meta = taskvector.read_metadata(runs["files"][norms[(r["experiment"], r["sweep"])]])
         assert r["base_loss"] == base == res["base_loss"]
-        assert r["general_min"]["alpha"] == res["alpha"][k] and r["general_min"]["loss"] == line[k]
+        assert r["general_min"]["alpha"] == cs[k] and r["general_min"]["loss"] == line[k]
         assert r["general_min"]["improvement_pct"] == pytest.approx(100 * (base - line[k]) / base, rel=1e-12)
         assert r["task_base_loss"] == t0 and r["task_min"]["alpha"] == res["alpha"][kt]
         assert r["task_min"]["improvement_pct"] == pytest.approx(100 * (t0 - tline[kt]) / t0, rel=1e-12)
@@ -116,7 +117,7 @@ def test_table_numbers_match_each_runs_results(runs):
         assert cells[2] == task
         assert cells[3] == f"{float(meta['global_norm']):.4f}"
         assert cells[4] == f"{base:.4f}"
-        assert cells[5] == f"{res['alpha'][k]:.4f}" and cells[6] == f"{line[k]:.4f}"
+        assert cells[5] == f"{cs[k]:.4f}" and cells[6] == f"{line[k]:.4f}"
         assert cells[7] == f"{100 * (base - line[k]) / base:.4f}"
         assert cells[8] == f"{t0:.4f}" and cells[9] == f"{res['alpha'][kt]:.4f}" and cells[10] == f"{tline[kt]:.4f}"
         assert cells[12] == ("; ".join(f"{c['x']:.4f}" for c in an["crossings"]) or "none")

@@ -268,7 +268,9 @@ def test_sweep_uncertainty_from_out_dir(tmp_path):
     assert unc["available"], unc
     line = unc["general"]["line"]
     assert line["ref"] == res["base_loss"]
-    assert [p["value"] for p in line["points"]] == an["curves"]["general"]
+    # by default over every point on the line: the samples the analysis takes its findings from
+    assert unc["line_index"] == "all"
+    assert [p["value"] for p in line["points"]] == an["samples"]["general"]
     assert [c["x"] for c in line["crossings"]] == [c["x"] for c in an["crossings"]]
     assert [c["x"] for c in unc["general"]["squaring"]["crossings"]] == [c["x"] for c in an["squaring"]["crossings"]]
     assert [c["x"] for c in unc["general"]["compositional"]["crossings"]] == \
@@ -277,7 +279,7 @@ def test_sweep_uncertainty_from_out_dir(tmp_path):
     assert line["argmin"]["x"] == an["general_min"]["x"]
     for p in line["points"]:
         assert p["ci"][0] <= p["value"] <= p["ci"][1]
-    assert line["difference"][ALPHA.index(0.0)]["ci"] == [0.0, 0.0]     # paired: L(0) − L(0) is 0 in every replicate
+    assert line["difference"][an["samples"]["c"].index(0.0)]["ci"] == [0.0, 0.0]     # paired: L(0) − L(0) is 0 in every replicate
     task = unc["task"]
     assert task["task"] == "alpha_task" and task["ref"] == an["task_base_loss"]
     assert task["argmin"]["x"] == an["task_min"]["x"] and task["argmin"]["ci"][0] <= 0.8 <= task["argmin"]["ci"][1]
