@@ -274,7 +274,7 @@ def analyse_line(results: dict) -> dict:
         "task_min": find_minimum(alpha, task_curve) if task_curve else None,
         "crossings": find_crossings(xs, ys, base, exclude_at=(0.0,)),
         "minima": [dict(m, depth=m["loss"] - base) for m in interior_minima(xs, ys)],
-        "samples": {"c": xs, "general": ys},
+        "samples": {"c": xs, "general": ys, "refined": len(index.get("refined") or [])},
         "curves": {"alpha": alpha, "general": general, "task": task_curve,
                    "squaring": squaring, "compositional": compositional},
         "squaring": None, "compositional": None,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .markdown import fmt
+from .markdown import delta, fmt
 
 
 def _excursion(samples: dict, base: float, lo: float, hi: float) -> float | None:
@@ -56,9 +56,11 @@ def line_findings(analysis: dict, unc: dict | None) -> dict:
                        "depth_interval": u["depth_ci"] if u else None, "exists": u["exists"] if u else None,
                        "resolved": resolved, "kind": "dip below L(0)" if m["depth"] < 0 else "local minimum"})
     g = analysis["general_min"]
-    out = {"samples": len(samples["c"]), "level": level, "crossings": crossings, "minima": minima,
+    argmin = (line_unc or {}).get("argmin") or {}
+    out = {"samples": len(samples["c"]), "refined": samples.get("refined", 0), "level": level, "crossings": crossings, "minima": minima,
            "global_min": {"x": g["x"], "loss": g["y"], "depth": None if g["y"] is None else g["y"] - base,
-                          "interior": g["interior"]}}
+                          "interior": g["interior"], "interval": argmin.get("ci"),
+                          "at_same_c": argmin.get("at_observed")}}
     out["statement"] = noise_statement(out)
     return out
 
@@ -69,7 +71,7 @@ def noise_statement(f: dict) -> str:
     weak += [("minimum", m) for m in f["minima"] if m["resolved"] is False]
     if not weak:
         return ""
-    where = ", ".join(f"{kind} at c = {fmt(x['x'], 3)} (ΔL {fmt(x['depth'], 2, True)})" for kind, x in weak)
+    where = ", ".join(f"{kind} at c = {fmt(x['x'], 3)} (ΔL {delta(x['depth'])})" for kind, x in weak)
     return (f"Not resolved (smaller than the eval set's sampling noise at the {100 * f['level']:g}% level, so "
             f"not a finding): {where}.")
 

@@ -22,6 +22,11 @@ def fmt(v: Any, decimals: int = 4, signed: bool = False) -> str:
     return ("+" + text) if signed and x > 0 else text
 
 
+def delta(v: Any) -> str:
+    """A loss difference in two significant digits with its sign: '+0.12', '-2.6e-05'."""
+    return "n/a" if v is None else f"{float(v):+.2g}"
+
+
 def percent(fraction: Any, decimals: int = 0) -> str:
     """A share (0..1) as a percent: '97%'; 'n/a' for None."""
     return "n/a" if fraction is None else f"{100 * float(fraction):.{decimals}f}%"
@@ -40,6 +45,6 @@ def table(header: list[str], rows: list[list[Any]]) -> list[str]:
     return lines + ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows] + [""]
 
 
-def interval(ci: list | None) -> str:
-    """A bootstrap interval as 'lo .. hi' ('n/a' when there is none)."""
-    return "n/a" if not ci else f"{fmt(ci[0])} .. {fmt(ci[1])}"
+def interval(ci: list | None, form=fmt) -> str:
+    """A bootstrap interval as 'lo .. hi' ('n/a' when there is none), each end through `form`."""
+    return "n/a" if not ci else f"{form(ci[0])} .. {form(ci[1])}"

@@ -18,55 +18,60 @@ from .figures import save  # noqa: E402
 from .grid_plots import plot_plane_slices, plot_slices, plot_surface  # noqa: E402
 
 
-def _mark_crossings(ax, crossings: list[dict], ref: float, color: str, label: str) -> None:
-    """Crossings lie on y = ref by definition: mark them there."""
-    if crossings:
-        xs = [c["x"] for c in crossings]
-        ax.plot(xs, [ref] * len(xs), linestyle="none", marker="o", markersize=7,
-                markerfacecolor="none", markeredgecolor=color, markeredgewidth=1.6, label=label)
-
-
-def plot_line(results: dict, analysis: dict, path: Path) -> Path:
-    """L(α), L(2α), L(α+α²) against α with the base-loss line, crossings and minimum; task loss below."""
-    curves = analysis["curves"]
-    alpha = np.asarray(curves["alpha"], dtype=float)
+def plot_line(results: dict, analysis: dict, path: Path) -> tuple[Path, dict]:
+    """L(c) over every evaluated point on the line with L(0), the line's findings (crossings:
+    circles, filled when resolved; interior minima: triangles; the lowest loss: a star), and
+    the task loss below. Returns the path and what it marked, read back from the drawn
+    artists (so a test can hold the figure to the report)."""
+    samples, findings = analysis["samples"], analysis.get("findings") or {}
     base = analysis["base_loss"]
+    curves = analysis["curves"]
     has_task = curves.get("task") is not None and np.isfinite(as_array(curves["task"])).any()
     fig, axes = plt.subplots(2 if has_task else 1, 1, figsize=(8, 7.5 if has_task else 4.8),
                              sharex=True, squeeze=False)
     ax = axes[0][0]
-    ax.plot(alpha, as_array(curves["general"]), "-", color="C0", marker=".", label="L(α) general")
-    if curves.get("squaring") is not None:
-        ax.plot(alpha, as_array(curves["squaring"]), "--", color="C1", label="L(2α) squaring")
-        _mark_crossings(ax, analysis["squaring"]["crossings"], base, "C1", "L(2α) crossings")
-    if curves.get("compositional") is not None:
-        ax.plot(alpha, as_array(curves["compositional"]), ":", color="C2", label="L(α+α²) compositional")
-        _mark_crossings(ax, analysis["compositional"]["crossings"], base, "C2", "L(α+α²) crossings")
-    ax.axhline(base, color="grey", linewidth=1, label=f"base loss L(0) = {base:.4f}")
-    _mark_crossings(ax, analysis["crossings"], base, "C3", "L(α) crossings")
+    ax.plot(samples["c"], as_array(samples["general"]), "-", color="C0", marker=".", markersize=4,
+            label="L(c), general loss at every evaluated point")
+    ax.axhline(base, color="grey", linewidth=1, label=f"L(0) = {base:.4f}")
+    marks = {"crossings": [], "minima": [], "global_min": None}
+    cross = findings.get("crossings", analysis["crossings"])
+    if cross:
+        filled = [c.get("resolved") is True for c in cross]
+        artist, = ax.plot([c["x"] for c in cross], [base] * len(cross), linestyle="none", marker="o",
+                          markersize=8, markerfacecolor="none", markeredgecolor="C3", markeredgewidth=1.6,
+                          label="crossings of L(0) (filled: resolved)")
+        ax.plot([c["x"] for c, f in zip(cross, filled) if f], [base] * sum(filled), linestyle="none",
+                marker="o", markersize=8, color="C3")
+        marks["crossings"] = [float(v) for v in artist.get_xdata()]
+    minima = findings.get("minima", analysis.get("minima") or [])
+    if minima:
+        artist, = ax.plot([m["x"] for m in minima], [m["loss"] for m in minima], linestyle="none", marker="^",
+                          markersize=8, color="C2", label="interior local minima")
+        marks["minima"] = [float(v) for v in artist.get_xdata()]
     gmin = analysis["general_min"]
     if gmin["x"] is not None:
-        ax.plot([gmin["x"]], [gmin["y"]], marker="*", markersize=12, color="C0", linestyle="none",
-                label=f"min L = {gmin['y']:.4f} at α = {gmin['x']:.4f}")
+        artist, = ax.plot([gmin["x"]], [gmin["y"]], marker="*", markersize=13, color="C0", linestyle="none",
+                          label=f"lowest L = {gmin['y']:.4f} at c = {gmin['x']:.3g}")
+        marks["global_min"] = float(artist.get_xdata()[0])
     ax.set_ylabel("general loss (nats/token)")
     ax.set_title(f"{analysis.get('sweep') or ''}: loss along {analysis['direction']}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     if has_task:
         tax = axes[1][0]
-        tax.plot(alpha, as_array(curves["task"]), "-", color="C4", marker=".",
-                 label=f"task loss ({analysis['task']})")
+        tax.plot(np.asarray(curves["alpha"], dtype=float), as_array(curves["task"]), "-", color="C4", marker=".",
+                 label=f"task loss ({analysis['task']}) on the α grid")
         if analysis.get("task_base_loss") is not None:
-            tax.axhline(analysis["task_base_loss"], color="grey", linewidth=1, label="task loss at α = 0")
+            tax.axhline(analysis["task_base_loss"], color="grey", linewidth=1, label="task loss at c = 0")
         tmin = analysis.get("task_min") or {}
         if tmin.get("x") is not None:
             tax.plot([tmin["x"]], [tmin["y"]], marker="*", markersize=12, color="C4", linestyle="none",
-                     label=f"min = {tmin['y']:.4f} at α = {tmin['x']:.4f}")
+                     label=f"lowest = {tmin['y']:.4f} at α = {tmin['x']:.3g}")
         tax.set_ylabel("task loss (nats/token)")
         tax.grid(alpha=0.3)
         tax.legend(fontsize=8)
-    axes[-1][0].set_xlabel("α (coefficient of the task vector)")
-    return save(fig, path)
+    axes[-1][0].set_xlabel("c, the coefficient of the task vector (α, 2α, α+α² and refinement points)")
+    return save(fig, path), marks
 
 
 def plot_categories(results: dict, analysis: dict, path: Path) -> Path | None:
@@ -129,16 +134,18 @@ def plot_grid(results: dict, analysis: dict, path: Path) -> Path | None:
     return save(fig, path)
 
 
-def plot_sweep(results: dict, analysis: dict, plots_dir: Path) -> list[Path]:
-    """All figures of one sweep, named ``<sweep>_<figure>.png``; returns what was written."""
+def plot_sweep(results: dict, analysis: dict, plots_dir: Path) -> tuple[list[Path], dict | None]:
+    """All figures of one sweep, named ``<sweep>_<figure>.png``; returns what was written and,
+    for a line, what its figure marks (crossings, minima, lowest loss)."""
     plots_dir = Path(plots_dir)
     name = analysis.get("sweep") or results.get("sweep") or "sweep"
     if analysis["kind"] == "line":
-        written = [plot_line(results, analysis, plots_dir / f"{name}_line.png"),
-                   plot_categories(results, analysis, plots_dir / f"{name}_categories.png")]
+        line, marks = plot_line(results, analysis, plots_dir / f"{name}_line.png")
+        written = [line, plot_categories(results, analysis, plots_dir / f"{name}_categories.png")]
+        return [p for p in written if p is not None], marks
     else:
         written = [plot_grid(results, analysis, plots_dir / f"{name}_heatmap.png"),
                    plot_surface(analysis, plots_dir / f"{name}_surface.png"),
                    plot_slices(analysis, plots_dir / f"{name}_slices.png"),
                    plot_plane_slices(analysis, plots_dir / f"{name}_planes.png")]
-    return [p for p in written if p is not None]
+    return [p for p in written if p is not None], None

@@ -13,11 +13,11 @@ from ..io import atomic_write_text
 from ..outdir import OutDir
 from .analysis import analyse, to_jsonable
 from .barrier_uncertainty import add_barrier_intervals
+from .findings import line_findings
 from .bootstrap_run import run_uncertainty
 from .merge_plots import plot_merge
 from .merge_sweeps import analyse_merges
 from .plots import plot_sweep
-from .refined import refined_summary
 from .report_sections import NO_CROSSING, render_report
 from .run_config import RunConfig
 
@@ -80,8 +80,6 @@ def build_analysis(run: dict) -> dict:
         "schema": "sitv-dist/analysis/1",
         "sweeps": {name: analyse(res) for name, res in run["results"].items()},
         "merge_sweeps": analyse_merges(run["results"]),
-        "refined": {name: summary for name, res in run["results"].items()
-                    if (summary := refined_summary(res)) is not None},
         "dedupe": dedupe_summary(run["plan"]),
         "timing": timing_summary(run["timings"], run["results"]),
         "training": {task: history_summary(h) for task, h in run["histories"].items()},
@@ -104,10 +102,15 @@ def write_report(out_dir: Path, bootstrap: int = 1000, level: float = 0.95, seed
         if unc:
             an["uncertainty"] = unc
         add_barrier_intervals(out, run["results"], an, bootstrap, level, seed)
-    an["plots"] = {}
+    for name, a in an["sweeps"].items():
+        if a["kind"] == "line":
+            a["findings"] = to_jsonable(line_findings(a, (an.get("uncertainty") or {}).get(name)))
+    an["plots"], an["figure_marks"] = {}, {}
     for name, res in run["results"].items():
-        paths = plot_sweep(res, an["sweeps"][name], out.plots_dir)
+        paths, marks = plot_sweep(res, an["sweeps"][name], out.plots_dir)
         an["plots"][name] = [p.relative_to(out.root).as_posix() for p in paths]
+        if marks is not None:
+            an["figure_marks"][name] = marks
     for name, merge in an["merge_sweeps"].items():
         an["plots"][name] = [p.relative_to(out.root).as_posix() for p in plot_merge(merge, out.plots_dir)]
     atomic_write_text(out.analysis, json.dumps(an, indent=1, allow_nan=False) + "\n")

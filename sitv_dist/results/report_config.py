@@ -1,6 +1,6 @@
 """The report's Configuration section: the settings that say what was measured (experiment,
-model, tasks, sweeps, eval and fine-tuning lengths) as named rows from the resolved config,
-and the whole YAML text collapsed below them. A file that does not convert to the
+model, tasks, sweeps, eval and fine-tuning lengths) as named rows from the typed resolved
+config, and a link to the whole file. A file that does not convert to the
 dataclasses falls back to the first match of each key in the raw YAML."""
 from __future__ import annotations
 
@@ -67,5 +67,5 @@ def configuration(run: dict) -> list[str]:
     rows = _resolved_rows(resolved) if resolved is not None else _raw_rows(run["config"])
     if rows:
         lines += table(["field", "value"], rows)
-    return lines + [f"<details><summary>{CONFIG_FILE}</summary>", "", "```yaml",
-                    text.rstrip(), "```", "", "</details>", ""]
+    return lines + [f"Every setting: [{CONFIG_FILE}]({CONFIG_FILE}) (the resolved configuration, overrides "
+                    "applied).", ""]

@@ -40,11 +40,13 @@ def test_sitv_run_end_to_end(tmp_path, capsys):
     report = (out / "report.md").read_text()
     row = next(line for line in report.splitlines() if line.startswith("| line_qa_factual |"))
     assert f"{base:.4f}" in row
-    losses = [res["points"][i]["general"]["loss"] for i in res["index"]["line"]]
-    best = min(range(5), key=lambda k: losses[k])
-    assert f"{res['alpha'][best]:.4f}" in row and f"{losses[best]:.4f}" in row
-    refined = analysis["refined"]["line_qa_factual"]
-    assert refined["samples"] == len(res["index"]["all"]) and "## Refined crossings and minima" in report
+    findings = analysis["sweeps"]["line_qa_factual"]["findings"]
+    cs = [res["points"][i]["coefficients"][0] for i in res["index"]["all"]]
+    losses = [res["points"][i]["general"]["loss"] for i in res["index"]["all"]]
+    best = min(range(len(cs)), key=lambda k: losses[k])
+    assert findings["samples"] == len(cs) and findings["global_min"]["x"] == cs[best]
+    assert row.split("|")[3].strip().startswith(f"{cs[best]:.3f} (")
+    assert "## Lines" in report and "### line_qa_factual (direction `qa_factual`)" in report
     plan = json.loads((out / "plan.json").read_text())
     assert plan["requested_evaluations"] > plan["unique_points"]
     assert str(plan["requested_evaluations"] - plan["unique_points"]) in report

@@ -71,25 +71,27 @@ def test_refinement_rounds_on_the_toy_model(toy, tmp_path):
     assert coeffs == sorted(coeffs) and len(coeffs) == len(set(coeffs))
 
 
-def test_refined_summary_reports_brackets_from_all_points_on_the_line(toy, tmp_path):
+def test_findings_come_from_all_points_on_the_line_refinement_included(toy, tmp_path):
+    from sitv_dist.results.analysis import analyse
     from sitv_dist.sweep.reduce import reduce
-    from sitv_dist.results.refined import refined_summary
     out = tmp_path / "summary"
     cfg = load_config(make_config(toy, tmp_path, out, alpha={"start": -3.0, "stop": 3.0, "num": 7}))
     pipeline.sweep(cfg, out, progress=False)
     pipeline.refine(cfg, out, 4, 0.01, progress=False)
     reduce(out)
     res = json.loads((out / "results" / "line_mytask.json").read_text())
-    summary = refined_summary(res)
-    assert summary["samples"] == len(res["index"]["all"]) and summary["refined"] == len(res["index"]["refined"])
+    an = analyse(res)
+    assert an["samples"]["c"] == [res["points"][i]["coefficients"][0] for i in res["index"]["all"]]
+    assert an["samples"]["refined"] == len(res["index"]["refined"]) > 0
     xs = [res["points"][i]["coefficients"][0] for i in res["index"]["all"]]
     ys = [res["points"][i]["general"]["loss"] for i in res["index"]["all"]]
-    assert summary["minima"] or summary["crossings"]
-    for m in summary["minima"]:
+    assert an["minima"] or an["crossings"]
+    for m in an["minima"]:
         k = xs.index(m["x"])
         assert ys[k] == m["loss"] and ys[k] < ys[k - 1] and ys[k] <= ys[k + 1]
-    for c in summary["crossings"]:
-        assert c["bracket"][0] < c["x"] < c["bracket"][1] and c["width"] == c["bracket"][1] - c["bracket"][0]
+        assert m["bracket"] == [xs[k - 1], xs[k + 1]] and m["depth"] == m["loss"] - res["base_loss"]
+    for c in an["crossings"]:
+        assert c["left"][0] < c["x"] < c["right"][0] and xs.index(c["right"][0]) == xs.index(c["left"][0]) + 1
 
 
 def test_rerun_adds_no_rounds_beyond_the_configured_total(toy, tmp_path):

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +9,7 @@ import pytest
 import yaml
 
 from sitv_dist.config import EvalConfig, ExperimentConfig, FinetuneConfig, dump
-from sitv_dist.results.report import NO_CROSSING, write_report
+from sitv_dist.results.report import write_report
 
 ALPHA = [k / 10 for k in range(-5, 16)]  # -0.5 ... 1.5, contains 0 and shares 2α points
 AXIS = [k / 2 for k in range(-4, 5)]
@@ -50,6 +49,7 @@ def line_results() -> dict:
              "squaring": [idx(2 * a, False) for a in ALPHA],
              "compositional": [idx(a + a * a, False) for a in ALPHA]}
     bp = idx(0.0, True)
+    index["all"] = sorted(where.values(), key=lambda i: points[i]["coefficients"][0])
     return {"schema": "sitv-dist/results/1", "sweep": "line_sentiment_positive", "kind": "line",
             "directions": ["sentiment_positive"], "task_of": {"sentiment_positive": "sentiment_positive"},
             "alpha": ALPHA, "index": index, "base_loss": points[bp]["general"]["loss"], "base_point": bp,
@@ -125,12 +125,15 @@ def test_write_report_files(out_dir: Path):
         assert p.startswith("plots/") and (out_dir / p).stat().st_size > 1000
     md = (out_dir / "report.md").read_text()
     for p in pngs:
-        assert f"]({p})" in md
-    for section in ("Summary", "Configuration", "Timing breakdown", "Training history", "Results",
-                    "Crossings", "Squaring test", "Compositional test", "Per-category losses",
-                    "Grid sweeps", "Plots", "Dedupe"):
-        assert f"## {section}\n" in md
-    assert "<details>" in md and "max_length: 128" in md
+        assert md.count(f"]({p})") == 1                       # each figure once
+    alts = [line.split("](")[0] for line in md.splitlines() if line.startswith("![")]
+    assert len(alts) == len(set(alts)) == len(pngs)          # each with its own caption
+    sections = [line[3:] for line in md.splitlines() if line.startswith("## ")]
+    assert sections[0] == "Summary" and sections[1] == "Lines"
+    for section in ("Grid sweeps", "Per-category losses", "Training history", "Timing breakdown", "Dedupe",
+                    "Configuration", "Appendix: sampled values"):
+        assert section in sections
+    assert "[config.resolved.yaml](config.resolved.yaml)" in md and "max_length: 128" not in md
 
 
 def test_report_numbers_match_results(out_dir: Path):
@@ -138,33 +141,31 @@ def test_report_numbers_match_results(out_dir: Path):
     md = (out_dir / "report.md").read_text()
     res = json.loads((out_dir / "results" / "line_sentiment_positive.json").read_text())
     pts = res["points"]
-    line = [pts[i]["general"]["loss"] for i in res["index"]["line"]]
-    l0 = line[res["alpha"].index(0.0)]
-    k = int(np.argmin(line))
+    cs = [pts[i]["coefficients"][0] for i in res["index"]["all"]]
+    ys = [pts[i]["general"]["loss"] for i in res["index"]["all"]]
+    l0 = res["base_loss"]
+    k = int(np.argmin(ys))
     summary = _row(md, "line_sentiment_positive", "Summary")
-    assert summary[2] == f"{l0:.4f}" == f"{res['base_loss']:.4f}"
-    assert summary[3] == f"{line[k]:.4f}" and summary[4] == f"{res['alpha'][k]:.4f}"
-    assert summary[4] == "0.6000"
-    assert summary[7] == "1"  # one return to base loss, at α = 1.234
-    assert _row(md, "0.0000", "Results")[1] == f"{l0:.4f}"
-    cross = _row(md, "1", "Crossings")
-    x = 1.2 + 0.1 * (general(1.2) - BASE) / (general(1.2) - general(1.3))
-    assert cross[1] == f"{x:.4f}" and abs(x - 1.234) < 0.01
-    sq = _row(md, "1", "Squaring test")  # L(2α) returns at α = 0.617
-    assert float(sq[1]) == pytest.approx(0.617, abs=0.01) and float(sq[2]) == pytest.approx(2 * float(sq[1]), abs=2e-4)
-    # compositional: α + α² = 1.234 at α ≈ 0.711; α + α² = 0 at α = -1 lies outside the range
-    comp = _row(md, "1", "Compositional test")
-    assert float(comp[1]) == pytest.approx((-1 + math.sqrt(1 + 4 * 1.234)) / 2, abs=0.01)
+    assert summary[1] == f"{l0:.4f}"
+    assert summary[2] == f"{cs[k]:.3f} ({ys[k] - l0:+.2f})" and abs(cs[k] - 0.617) < 0.03
+    # one return to the base loss at c = 1.234, located between the evaluated points around it
+    j = next(i for i in range(len(cs) - 1) if cs[i] > 0 and ys[i] < l0 <= ys[i + 1])
+    x = cs[j] + (cs[j + 1] - cs[j]) * (ys[j] - l0) / (ys[j] - ys[j + 1])
+    assert summary[3] == f"{x:.3f}" and abs(x - 1.234) < 0.01      # no per-point files: not bootstrapped
+    cross = _row(md, "1", "Lines")
+    assert cross[1] == f"{x:.4f}" and cross[3] == "up"
     assert _row(md, "coding", "Per-category losses")[1] == f"{l0:.4f}"
     grid_res = json.loads((out_dir / "results" / "grid_pos_neg.json").read_text())
     g0 = grid_res["points"][grid_res["base_point"]]["general"]["loss"]
     assert _row(md, "base loss L(0, 0)", "Grid sweeps")[1] == f"{g0:.4f}" == f"{BASE + 0.05:.4f}"
     gmin = min(p["general"]["loss"] for p in grid_res["points"])
     assert _row(md, "minimum", "Grid sweeps")[1] == f"{gmin:.4f}"
+    assert _row(md, "grid_pos_neg", "Summary")[3] == f"{gmin:.4f}"
     assert _row(md, "sentiment_positive", "Training history")[1:6] == ["3", "1", "yes", "2.7000", "3.4000"]
     times = {p["id"]: p["time_s"] for r in (res, grid_res) for p in r["points"]}
-    assert f"mean {np.mean(list(times.values())):.4f} s over {len(times)} unique points" in md
-    assert "saving 24" in md
+    assert f"mean {np.mean(list(times.values())):.3f} s over {len(times)} unique points" in md
+    assert "saving 24 (17%)" in md
+    assert _row(md, "sweep", "Timing breakdown")[1:] == ["40.0", f"{100 * 40 / 53:.0f}%"]
 
 
 def test_report_says_when_nothing_crosses(out_dir: Path):
@@ -176,9 +177,9 @@ def test_report_says_when_nothing_crosses(out_dir: Path):
     path.write_text(json.dumps(res))
     write_report(out_dir)
     md = (out_dir / "report.md").read_text()
-    crossings = md.split("## Crossings\n", 1)[1].split("\n## ", 1)[0]
-    assert NO_CROSSING in crossings
-    assert "touch" not in crossings
+    assert _row(md, "line_sentiment_positive", "Summary")[3] == "none"
+    lines = md.split("## Lines\n", 1)[1].split("\n## ", 1)[0]
+    assert "No crossing of L(0) over the evaluated points." in lines and "touch" not in lines
 
 
 def test_report_configuration_shows_eval_max_length(out_dir: Path):
@@ -192,4 +193,4 @@ def test_report_configuration_shows_eval_max_length(out_dir: Path):
     assert _row(md, "finetune.max_length", "Configuration")[1] == "64"
     assert _row(md, "eval.batch_size", "Configuration")[1] == "8"
     assert _row(md, "experiment", "Configuration")[1] == "demo"
-    assert "<details>" in md and "max_length: 256" in md
+    assert "Experiment `demo`." in md and "max_length: 256" not in md

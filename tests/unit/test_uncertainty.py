@@ -319,21 +319,20 @@ def test_sweep_uncertainty_unavailable_cases(tmp_path):
     assert S.run_uncertainty(tmp_path / "nothing", {"x": res}) == {}
 
 
-def test_report_gets_an_uncertainty_section_when_points_exist(tmp_path):
+def test_report_lines_carry_intervals_when_points_exist(tmp_path):
     from sitv_dist.results.report import write_report
     out = build_run(tmp_path / "run")
     an = write_report(out, bootstrap=200)
     md = (out / "report.md").read_text()
-    assert "## Uncertainty (bootstrap over eval texts)\n" in md
     u = an["uncertainty"]["line_alpha_task"]
     assert u["available"] and u["replicates"] == 200
     on_disk = json.loads((out / "analysis.json").read_text())
     assert on_disk["uncertainty"]["line_alpha_task"]["general"]["line"]["crossings"][0]["ci"] == \
         u["general"]["line"]["crossings"][0]["ci"]
-    section = md.split("## Uncertainty (bootstrap over eval texts)\n", 1)[1].split("\n## ", 1)[0]
+    section = md.split("### line_alpha_task ", 1)[1].split("\n## ", 1)[0]
     ci = u["general"]["line"]["crossings"][0]["ci"]
     assert f"{ci[0]:.4f} .. {ci[1]:.4f}" in section
-    assert u["general"]["line"]["returns_to_base"]["statement"] in section
+    assert an["sweeps"]["line_alpha_task"]["findings"]["crossings"][0]["interval"] == ci
     out2 = build_run(tmp_path / "run2", points=False)
-    write_report(out2)
-    assert "## Uncertainty" not in (out2 / "report.md").read_text()
+    an2 = write_report(out2)
+    assert "uncertainty" not in an2 and an2["sweeps"]["line_alpha_task"]["findings"]["crossings"][0]["interval"] is None
