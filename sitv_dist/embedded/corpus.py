@@ -36,11 +36,16 @@ from ..config.checks import EMBEDDED_TASKS
 EMBEDDED_DATA_DIR = Path(__file__).resolve().parent / "data"
 TASKS = EMBEDDED_TASKS      # the config validates task names against the same tuple
 CATEGORIES = ("coding", "common_knowledge", "mixed_domain", "wikitext")
+TASK_STYLES = "task_styles"
+"""The general eval set's fifth category: texts in the four tasks' styles (held out from every
+task's train and eval split), as a real mixed evaluation set has them; the base never saw such
+text, so fine-tuning on a task can lower the general loss for a real reason."""
 SPLITS = ("train", "eval")
 
 SEED = 20240917
 GENERAL_SIZES = {"train": 600, "eval": 100}   # lines per category
 TASK_SIZES = {"train": 400, "eval": 100}      # lines per task
+TASK_STYLE_LINES = 25                         # lines per task in the general eval set (drawn after the task's own)
 WORD_LIMITS = {                               # (min, max) words per line, enforced
     "coding": (12, 60), "common_knowledge": (12, 60), "mixed_domain": (12, 60), "wikitext": (12, 60),
     "sentiment_positive": (15, 50), "sentiment_negative": (15, 50),
@@ -2119,14 +2124,16 @@ def build_sets() -> dict[str, dict[str, list[dict]]]:
         lines = collect(category, n_train + n_eval, seen)
         general["train"] += [{"text": t, "category": category} for t in lines[:n_train]]
         general["eval"] += [{"text": t, "category": category} for t in lines[n_train:]]
+    n_train, n_eval = TASK_SIZES["train"], TASK_SIZES["eval"]
+    for task in TASKS:
+        lines = collect(task, n_train + n_eval + TASK_STYLE_LINES)
+        end = n_train + n_eval
+        sets[task] = {"train": [{"text": t} for t in lines[:n_train]], "eval": [{"text": t} for t in lines[n_train:end]]}
+        general["eval"] += [{"text": t, "category": TASK_STYLES} for t in lines[end:]]
     order = _rng("general:order")
     for split in SPLITS:
         order.shuffle(general[split])
-    sets["general"] = general
-    n_train, n_eval = TASK_SIZES["train"], TASK_SIZES["eval"]
-    for task in TASKS:
-        lines = collect(task, n_train + n_eval)
-        sets[task] = {"train": [{"text": t} for t in lines[:n_train]], "eval": [{"text": t} for t in lines[n_train:]]}
+    sets = {"general": general, **sets}
     return sets
 
 

@@ -11,14 +11,19 @@ from .markdown import fmt, interval, table
 
 def barrier_section(an: dict) -> list[str]:
     lines = ["## Loss barriers", ""]
-    rows = []
+    rows, others = [], 0
     for name, a in an["sweeps"].items():
         for loss, b in each(a.get("barrier") if a.get("kind") == "line" else None):
+            if loss not in ("general", a.get("task")):       # every task's barrier is in analysis.json
+                others += 1
+                continue
             rows.append([name, loss, b.get("loss_0"), b.get("loss_1"), b.get("value"), b.get("alpha"),
                          interval(b.get("interval"))])
     if not rows:
         return lines + ["No line sweep samples both α = 0 and α = 1.", ""]
     lines += table(["sweep", "loss", "L(0)", "L(1)", "barrier", "at α", "bootstrap interval"], rows)
+    if others:
+        lines += [f"The barriers of the other {others} task losses along these lines are in analysis.json.", ""]
     return lines + ["The barrier is max over the sampled α in [0, 1] of L(α) − ((1 − α)L(0) + αL(1)) (ends "
                     "included, so it is ≥ 0): with T = ft2 − ft1 it is the barrier of linear interpolation "
                     "between two fine-tunes. The interval is a paired bootstrap over eval texts; n/a when the "
