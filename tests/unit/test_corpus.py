@@ -60,7 +60,11 @@ def test_sizes_and_keys():
         assert all(set(row) == {"text", "category"} for row in general)
         counts = {c: sum(row["category"] == c for row in general) for c in CATEGORIES}
         assert counts == {c: per_category for c in CATEGORIES}
-        assert len(general) == 4 * per_category
+        styles = [row["text"] for row in general if row["category"] == corpus.TASK_STYLES]
+        assert len(styles) == (4 * corpus.TASK_STYLE_LINES if split == "eval" else 0)
+        assert len(general) == 4 * per_category + len(styles)
+        # the task-style texts are held out from every task's own train and eval lines
+        assert not set(styles) & {t for task in TASKS for t in texts(task)}
     for task in TASKS:
         assert len(rows(task, "train")) == 400 and len(rows(task, "eval")) == 100
         assert all(set(row) == {"text"} for split in SPLITS for row in rows(task, split))
@@ -83,7 +87,10 @@ def test_files_are_plain_ascii_jsonl_within_limits():
             assert raw.endswith(b"\n") and b"\r" not in raw and raw.isascii()
             for row in rows(name, split):
                 key = row.get("category", name)
-                lo, hi = corpus.WORD_LIMITS[key]
+                if key == corpus.TASK_STYLES:       # a task's line: that task's limits hold
+                    lo, hi = min(corpus.WORD_LIMITS[t][0] for t in TASKS), max(corpus.WORD_LIMITS[t][1] for t in TASKS)
+                else:
+                    lo, hi = corpus.WORD_LIMITS[key]
                 assert lo <= len(row["text"].split()) <= hi, row["text"]
                 assert row["text"] == row["text"].strip() and "  " not in row["text"]
     assert total < 2_000_000
