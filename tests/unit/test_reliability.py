@@ -248,3 +248,18 @@ def test_file_digests_are_cached_by_size_and_mtime(tmp_path):
     data.write_bytes(b"y" * 100)                                  # same size, new mtime: re-read
     os.utime(data, ns=(1, 1))
     assert FileHashes(cache).digest(data) not in ("cached", first)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a read-only filesystem needs root (CI runs as root)")
+def test_out_dir_on_a_read_only_filesystem_is_one_early_error(tmp_path, capsys):
+    import subprocess
+    mnt = tmp_path / "ro"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mnt)], check=True)
+    try:
+        assert main(["sweep", "--set", f"out_dir={mnt / 'out'}"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("config error: out_dir: cannot write to")
+        assert "Read-only file system" in err[0]
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
