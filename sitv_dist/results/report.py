@@ -14,6 +14,7 @@ from ..outdir import OutDir
 from .analysis import analyse, to_jsonable
 from .barrier_uncertainty import add_barrier_intervals
 from .bootstrap_run import run_uncertainty
+from .derivatives import add_derivatives
 from .merge_plots import plot_merge
 from .merge_sweeps import analyse_merges
 from .plots import plot_sweep
@@ -104,6 +105,7 @@ def write_report(out_dir: Path, bootstrap: int = 1000, level: float = 0.95, seed
         if unc:
             an["uncertainty"] = unc
         add_barrier_intervals(out, run["results"], an, bootstrap, level, seed)
+    add_derivatives(out, an, bootstrap, level, seed)
     an["plots"] = {}
     for name, res in run["results"].items():
         paths = plot_sweep(res, an["sweeps"][name], out.plots_dir)

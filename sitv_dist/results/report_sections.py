@@ -12,6 +12,7 @@ from typing import Any
 from ..outdir import OutDir
 from .markdown import fmt, interval, table
 from .report_config import configuration
+from .report_derivatives import derivatives_section
 from .report_merge import barrier_section, merge_section
 
 NO_CROSSING = "no sign change of L(α) − L(0) in the sampled range"
@@ -261,7 +262,7 @@ def render_report(run: dict, an: dict) -> str:
              _results(an), _curve_section(an, "Crossings", None, "L(α)"),
              _curve_section(an, "Squaring test", "squaring", "L(2α)", "2α"),
              _curve_section(an, "Compositional test", "compositional", "L(α+α²)", "α+α²"),
-             _refined(an), _uncertainty(an), barrier_section(an), _preference(an), _categories(an), _grids(an), merge_section(an), _plots(an), _dedupe(an)]
+             _refined(an), _uncertainty(an), derivatives_section(an), barrier_section(an), _preference(an), _categories(an), _grids(an), merge_section(an), _plots(an), _dedupe(an)]
     parts = parts[:1] + [p + ["No sweeps of this kind in this run.", ""] if len(p) == 2 else p
                          for p in parts[1:]]
     return "\n".join(line for part in parts for line in part).rstrip() + "\n"
