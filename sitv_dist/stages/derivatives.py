@@ -1,6 +1,7 @@
 """The derivatives step (`sitv derivatives`, and part of `sitv run` after the sweep): exact slope
 and curvature of every eval set's loss at α = 0 along each line's direction, along random
-directions of the same norm (the controls: is T special?), and the 2×2 gradient and Hessian
+directions of the same norm (the controls: is T special? on the general set and the direction's own
+task set), and the 2×2 gradient and Hessian
 block of every two-direction grid; per text, written to OUT/derivatives.json.
 
 An entry is reused while its fingerprint holds: the digest the plan gives the point α = 1 on
@@ -43,17 +44,20 @@ def jobs(plan, controls: int = CONTROLS) -> list[dict]:
             unit = point_fingerprint(plan.inputs, plan.directions, plan.line_vector(s.directions[0], 1.0),
                                      plan.eval_sets)
             out.append({"key": s.name, "sweep": s.name, "directions": list(s.directions), "control": None,
-                        "base": unit})
+                        "base": unit, "sets": list(plan.eval_sets)})
+            # controls on the general set and the direction's own task set only: what "is T special?" asks
+            own = [x for x in plan.eval_sets if x in ("general", f"task:{s.directions[0]}")]
             out += [{"key": f"{s.name}/random{k}", "sweep": s.name, "directions": list(s.directions),
-                     "control": {"random": s.directions[0], "seed": k, "normalize": "global"}, "base": unit}
-                    for k in range(1, controls + 1)]
+                     "control": {"random": s.directions[0], "seed": k, "normalize": "global"}, "base": unit,
+                     "sets": own} for k in range(1, controls + 1)]
         elif s.kind == "grid" and len(s.directions) == 2:
             vector = [1.0 if d in s.directions else 0.0 for d in plan.directions]
             out.append({"key": s.name, "sweep": s.name, "directions": list(s.directions), "control": None,
-                        "base": point_fingerprint(plan.inputs, plan.directions, vector, plan.eval_sets)})
+                        "base": point_fingerprint(plan.inputs, plan.directions, vector, plan.eval_sets),
+                        "sets": list(plan.eval_sets)})
     for job in out:
         what = {"point": job["base"], "control": job["control"], "at": [0.0] * len(job["directions"]),
-                "sets": plan.eval_sets, "dtype": "float32"}
+                "sets": job["sets"], "dtype": "float32"}
         job["fingerprint"] = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:24]
     return out
 
@@ -107,7 +111,8 @@ def _evaluate(cfg, out, plan, todo, device, progress) -> dict:
         else:
             dirs = [vector(d) for d in job["directions"]]
         per_set = {}
-        for name, es in sets.items():
+        for name in job["sets"]:
+            es = sets[name]
             d = per_text_derivatives(model, es, dirs)
             per_set[name] = {"tokens": es.tokens.tolist(), "categories": es.categories, "nll": d["nll"].tolist(),
                              "grad": d["grad"].tolist(), "hess": d["hess"].tolist()}
