@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 
 from ..outdir import OutDir
+from ..sweep.derivative_jobs import SCHEMA, jobs
+from ..sweep.plan import Plan
 from .analysis import to_jsonable
 from .bootstrap_run import _set_seed
 from .uncertainty import percentile_interval, resample_counts
@@ -90,13 +92,19 @@ def _beyond(t: dict, controls: list[dict], key: str) -> bool | None:
 
 def add_derivatives(out: OutDir, an: dict, replicates: int = 1000, level: float = 0.95, seed: int = 0) -> None:
     """Put each sweep's derivatives into the analysis ``an`` (in place) when the file exists."""
-    data = OutDir(out).read_optional(OutDir(out).derivatives)
-    if not data:
+    out = OutDir(out)
+    data, plan = out.read_optional(out.derivatives), out.read_optional(out.plan)
+    if not data or not plan or data.get("schema") != SCHEMA:
         return
+    entries = data.get("entries", {})
+    current = {j["key"]: j["fingerprint"] for j in jobs(Plan.from_json(plan), len(entries))}
+    stale = sorted(k for k, e in entries.items() if current.get(k) != e.get("fingerprint"))
+    if stale:       # computed for other inputs (a changed direction, model or eval set): not shown
+        an["derivatives_stale"] = stale
     sweeps = an.get("sweeps", {})
-    for key, e in data.get("entries", {}).items():
+    for key, e in entries.items():
         sweep = sweeps.get(e["sweep"])
-        if sweep is None:
+        if sweep is None or key in stale:
             continue
         full = {name: set_entry(name, s, replicates, level, seed) for name, s in e["sets"].items()}
         if sweep["kind"] == "line":

@@ -196,3 +196,29 @@ def test_fingerprint_follows_the_direction_and_sets():
     plan.inputs = inputs | {"directions": {"a": "changed", "b": "2"}}
     after = {j["key"]: j["fingerprint"] for j in jobs(plan, 1)}
     assert all(after[k] != before[k] for k in before) and before["line_a"] != before["line_a/random1"]
+
+
+def test_analysis_leaves_out_stale_entries(tmp_path):
+    """Derivatives computed for other inputs than the current plan's are not reported."""
+    from sitv_dist.io import write_json
+    from sitv_dist.outdir import OutDir
+    from sitv_dist.results.derivatives import add_derivatives
+    from sitv_dist.sweep.derivative_jobs import SCHEMA, jobs
+    from sitv_dist.sweep.plan import Plan, Sweep
+    inputs = {"model": {"files": {"m": "x"}}, "settings": {}, "directions": {"a": "1"}, "sets": {"general": "g"}}
+    plan = Plan(inputs, ["a"], ["general"], 1, 0, 0, [], [Sweep("line_a", "line", ["a"], [0.0])])
+    out = OutDir(tmp_path)
+    write_json(out.plan, plan.to_json())
+    fp = {j["key"]: j["fingerprint"] for j in jobs(plan, 1)}
+    per_set = {"general": {"tokens": [2, 3], "categories": ["c", "c"], "nll": [1.0, 2.0], "grad": [[0.2], [0.4]],
+                           "hess": [[[1.0]], [[2.0]]]}}
+    entry = {"sweep": "line_a", "directions": ["a"], "at": [0.0], "sets": per_set}
+    write_json(out.derivatives, {"schema": SCHEMA, "entries": {
+        "line_a": entry | {"fingerprint": fp["line_a"], "control": None},
+        "line_a/random1": entry | {"fingerprint": "old", "control": {"random": "a", "seed": 1, "normalize": "global"}}}})
+    an = {"sweeps": {"line_a": {"kind": "line"}}}
+    add_derivatives(out, an, replicates=50)
+    d = an["sweeps"]["line_a"]["derivatives"]["general"]
+    assert d["slope"] == pytest.approx(0.6 / 5) and d["curvature"] == pytest.approx(3.0 / 5)
+    assert d["predicted_min"] == pytest.approx(-0.2) and d["predicted_return"] == pytest.approx(-0.4)
+    assert "derivative_controls" not in an["sweeps"]["line_a"] and an["derivatives_stale"] == ["line_a/random1"]
