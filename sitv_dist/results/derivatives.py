@@ -45,6 +45,14 @@ def quadratic(slope: float, curvature: float) -> dict[str, float | None]:
             "predicted_return": -2 * g / h if h != 0 and g != 0 else None}
 
 
+def stationary_min(full: dict) -> list[float] | None:
+    """The quadratic model's minimum −H⁻¹g of a grid (None unless H is positive definite)."""
+    g, h = np.asarray(full["gradient"], dtype=float), np.asarray(full["hessian"], dtype=float)
+    if not (np.all(np.isfinite(h)) and np.all(np.isfinite(g))) or np.linalg.eigvalsh(h).min() <= 0:
+        return None
+    return (-np.linalg.solve(h, g)).tolist()
+
+
 def _arrays(entry: dict) -> dict[str, np.ndarray]:
     return {"nll": np.asarray(entry["nll"], dtype=float), "grad": np.asarray(entry["grad"], dtype=float),
             "hess": np.asarray(entry["hess"], dtype=float)}
@@ -116,7 +124,8 @@ def add_derivatives(out: OutDir, an: dict, replicates: int = 1000, level: float 
                     {"seed": e["control"]["seed"], "normalize": e["control"]["normalize"], "sets": view})
         else:
             # gradient and Hessian in the order of the grid's own "directions"
-            sweep["derivatives"] = {name: {k: f[k] for k in f if k != "loss"} for name, f in full.items()}
+            sweep["derivatives"] = {name: {k: f[k] for k in f if k != "loss"} | {"predicted_min": stationary_min(f)}
+                                    for name, f in full.items()}
     for sweep in sweeps.values():
         d, controls = sweep.get("derivatives"), sweep.get("derivative_controls")
         if sweep["kind"] == "line" and d and controls:

@@ -26,6 +26,23 @@ def _beyond(v: dict) -> str:
     return f"{word(v.get('slope_beyond_controls'))}, {word(v.get('curvature_beyond_controls'))}"
 
 
+def _nearest(items: list[dict]) -> float | None:
+    xs = [i["x"] for i in items if i.get("x") is not None]
+    return min(xs, key=abs) if xs else None
+
+
+def _measured(an: dict, name: str, grid_min) -> list[str]:
+    """What the sampled line shows beside the quadratic's predictions: the interior minimum and
+    the crossing nearest α = 0 over every point on the line (refinement points included)."""
+    r = (an.get("refined") or {}).get(name)
+    if r is None:
+        return [] if grid_min is None else [f"Minimum of the general loss on the sampled grid: α = {_g(grid_min)}.", ""]
+    m, c = _nearest(r.get("minima") or []), _nearest(r.get("crossings") or [])
+    return [f"Measured over all {r.get('samples')} points of the line: the interior minimum of the general loss "
+            f"nearest α = 0 is at {_g(m) if m is not None else 'none'}, the crossing of L(0) nearest α = 0 at "
+            f"{_g(c) if c is not None else 'none'} (compare −g/h and −2g/h of the general row).", ""]
+
+
 def derivatives_section(an: dict) -> list[str]:
     lines_ = {n: a for n, a in an.get("sweeps", {}).items() if a.get("kind") == "line" and a.get("derivatives")}
     grids = {n: a for n, a in an.get("sweeps", {}).items() if a.get("kind") == "grid" and a.get("derivatives")}
@@ -46,11 +63,12 @@ def derivatives_section(an: dict) -> list[str]:
                  _controls(controls, s, "curvature"), _beyond(v)] for s, v in d.items()]
         out += table(["eval set", "slope g", "interval", "curvature h", "interval", "−g/h", "−2g/h",
                       "controls' g", "controls' h", "outside every control's interval (g, h)"], rows)
-        if measured is not None:
-            out += [f"Measured minimum of the general loss on the sampled grid: α = {_g(measured)}.", ""]
+        out += _measured(an, name, measured)
     for name, a in grids.items():
         out += [f"### {name} (directions: {', '.join(a['directions'])})", ""]
         rows = [[s, ", ".join(_g(x) for x in v["gradient"]),
-                 "; ".join(", ".join(_g(x) for x in r) for r in v["hessian"])] for s, v in a["derivatives"].items()]
-        out += table(["eval set", "gradient (g₁, g₂)", "Hessian block (rows)"], rows)
+                 "; ".join(", ".join(_g(x) for x in r) for r in v["hessian"]),
+                 "n/a" if v.get("predicted_min") is None else "(" + ", ".join(_g(x) for x in v["predicted_min"]) + ")"]
+                for s, v in a["derivatives"].items()]
+        out += table(["eval set", "gradient (g₁, g₂)", "Hessian block (rows)", "−H⁻¹g (H positive definite)"], rows)
     return out

@@ -177,8 +177,14 @@ def test_derivatives_step_analysis_and_report(toy, tmp_path, monkeypatch):
     grid = an["sweeps"]["grid_mytask__other"]["derivatives"]["general"]
     assert len(grid["gradient"]) == 2 and grid["gradient"][0] == pytest.approx(d["general"]["slope"], rel=1e-9)
     assert grid["hessian"][0][1] == grid["hessian"][1][0]
+    h, g = np.array(grid["hessian"]), np.array(grid["gradient"])
+    if np.linalg.eigvalsh(h).min() > 0:
+        assert np.allclose(h @ np.array(grid["predicted_min"]), -g)
+    else:
+        assert grid["predicted_min"] is None
     report = (out / "report.md").read_text()
     assert "## Slope and curvature at α = 0" in report and "### line_mytask" in report
+    assert "Measured over all" in report        # the sampled line's minimum and crossing beside −g/h, −2g/h
     # a rerun reuses every entry whose fingerprint holds
     monkeypatch.setattr(stage, "_evaluate", lambda *a, **k: pytest.fail("recomputed an up-to-date entry"))
     assert main(["derivatives", "-c", str(cfg), "--set", "sweep.alpha.num=3", "--controls", "1"]) == 0
@@ -196,6 +202,13 @@ def test_fingerprint_follows_the_direction_and_sets():
     plan.inputs = inputs | {"directions": {"a": "changed", "b": "2"}}
     after = {j["key"]: j["fingerprint"] for j in jobs(plan, 1)}
     assert all(after[k] != before[k] for k in before) and before["line_a"] != before["line_a/random1"]
+
+
+def test_grid_quadratic_minimum():
+    from sitv_dist.results.derivatives import stationary_min
+    assert np.allclose(stationary_min({"gradient": [1.0, -2.0], "hessian": [[2.0, 0.5], [0.5, 1.0]]}),
+                       np.linalg.solve([[2.0, 0.5], [0.5, 1.0]], [-1.0, 2.0]))
+    assert stationary_min({"gradient": [1.0, -2.0], "hessian": [[2.0, 3.0], [3.0, 1.0]]}) is None   # a saddle
 
 
 def test_analysis_leaves_out_stale_entries(tmp_path):
