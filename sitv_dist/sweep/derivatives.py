@@ -20,8 +20,11 @@ backward pass per text). It also keeps no activations for a backward pass, so it
 the memory of a few forward passes. The loss is the sweep's own (``models.loss.token_nll``
 on the sweep's tokenized, padded, length-sorted batches of ``sweep.evaluation.build_eval_set``).
 
-Cost per batch: k(k+1)/2 passes of nested jvp (each ≈ 3–4 forward passes) — the bench in
-``bench/derivatives.py`` prints it against one point evaluation.
+Cost per batch: k(k+1)/2 passes of nested jvp. Each carries four values per activation (the
+value, two first-order tangents, one second-order), and every matmul has tangents in both
+factors (the weights move along T), so a pass is several forward passes' work; on the embedded
+model one direction costs about 14 point evaluations, on Gemma-3-270M about 7 (``bench/derivatives.py``,
+docs/performance.md §5). Any point: ``coefficients`` moves the origin (the step uses α = 0).
 """
 from __future__ import annotations
 
