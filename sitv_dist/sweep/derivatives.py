@@ -22,9 +22,11 @@ on the sweep's tokenized, padded, length-sorted batches of ``sweep.evaluation.bu
 
 Cost per batch: k(k+1)/2 passes of nested jvp. Each carries four values per activation (the
 value, two first-order tangents, one second-order), and every matmul has tangents in both
-factors (the weights move along T), so a pass is several forward passes' work; on the embedded
-model one direction costs about 14 point evaluations, on Gemma-3-270M about 7 (``bench/derivatives.py``,
-docs/performance.md §5). Any point: ``coefficients`` moves the origin (the step uses α = 0).
+factors (the weights move along T), so a pass is several forward passes' work: one direction
+costs about 14 point evaluations on the embedded model and 7 on Gemma-3-270M
+(``bench/derivatives.py``, docs/performance.md §5). Memory: the model, the directions and the
+parameters θ(a) with their tangents (a few model-sized tensors), no stored activations.
+Any point: ``coefficients`` moves the origin (the step uses α = 0).
 """
 from __future__ import annotations
 
@@ -123,7 +125,7 @@ def per_text_derivatives(model: torch.nn.Module, eval_set: EvalSet,
             for i in range(k):
                 for j in range(i, k):
                     # d/da_j of (d/da_i f): the inner jvp gives f and ∂_i f, the outer their ∂_j.
-                    (value, first), (_, second) = jvp(lambda a: jvp(f, (a,), (eye[i],)), (a0,), (eye[j],))
+                    (value, first), (_, second) = jvp(lambda a, f=f, i=i: jvp(f, (a,), (eye[i],)), (a0,), (eye[j],))
                     if i == j:
                         out["grad"][rows, i] = first.cpu().numpy()
                     out["hess"][rows, i, j] = out["hess"][rows, j, i] = second.cpu().numpy()

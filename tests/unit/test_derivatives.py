@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import SENTENCES, make_config
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from sitv_dist.models.loss import token_nll
@@ -17,8 +18,6 @@ from sitv_dist.sweep.apply import PointWriter
 from sitv_dist.sweep.derivatives import per_text_derivatives
 from sitv_dist.sweep.evaluation import build_eval_set, per_text_nll
 from sitv_dist.texts import Text
-
-from conftest import SENTENCES, make_config
 
 
 def _eval_set(tok):
@@ -116,6 +115,7 @@ def test_gradient_and_hessian_block_equal_autograd(setup):
 
 def test_composite_layer_norm_is_layer_norm():
     import torch.nn.functional as F
+
     from sitv_dist.sweep.derivatives import _differentiable_ops, _layer_norm
     gen = torch.Generator().manual_seed(0)
     x, w, b = (torch.randn(s, generator=gen, dtype=torch.float64) for s in ((3, 5, 8), (8,), (8,)))
@@ -160,6 +160,7 @@ def test_derivatives_step_analysis_and_report(toy, tmp_path, monkeypatch):
         assert v["curvature_interval"][0] <= v["curvature"] <= v["curvature_interval"][1]
     # the float32 step agrees with a float64 recomputation of the same loss
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
     from sitv_dist.config import load_config
     from sitv_dist.texts import eval_texts
     model = AutoModelForCausalLM.from_pretrained(toy["base"], dtype=torch.float64).eval()
