@@ -94,6 +94,19 @@ def cmd_refine(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_derivatives(args: argparse.Namespace) -> int:
+    from .stages.derivatives import compute
+    from .stages.report import reduce_and_report
+    if args.controls < 0:
+        raise ConfigError(f"--controls: must be >= 0 (random directions per line), got {args.controls}")
+    cfg, out = _config(args)
+    compute(cfg, out, controls=args.controls)
+    print(f"wrote {out.derivatives}")
+    reduce_and_report(out)
+    print(f"report: {out.report}")
+    return 0
+
+
 def cmd_reduce(args: argparse.Namespace) -> int:
     from .sweep.reduce import MissingPoints, reduce
     _existing(args.out_dir)
@@ -184,6 +197,11 @@ def _refine_args(p):
     p.add_argument("--tol", type=float, help="override sweep.refine_tol")
 
 
+def _derivatives_args(p):
+    _config_args(p)
+    p.add_argument("--controls", type=int, default=2, help="random directions of equal norm per line (default 2)")
+
+
 def _out_dir_arg(p):
     p.add_argument("out_dir", help="the experiment's output directory")
 
@@ -209,6 +227,8 @@ COMMANDS = [        # name, help, arguments, what it runs
     ("sweep", "evaluate the planned points (all shards, or one)", _sweep_args, cmd_sweep),
     ("refine", "refinement rounds on a finished sweep (crossings and minima of every line)", _refine_args,
      cmd_refine),
+    ("derivatives", "exact slope and curvature at α = 0 along every line (and grid pair), with random controls",
+     _derivatives_args, cmd_derivatives),
     ("reduce", "merge point files into results/<sweep>.json", _out_dir_arg, cmd_reduce),
     ("report", "write analysis.json, plots and report.md", _report_args, cmd_report),
     ("status", "done / missing points per shard", _out_dir_arg, cmd_status),

@@ -177,6 +177,11 @@ class OutDir:
         return self.root / "report.md"
 
     @property
+    def derivatives(self) -> Path:
+        """Per-text slope and curvature along each line's direction (sitv_dist.stages.derivatives)."""
+        return self.root / "derivatives.json"
+
+    @property
     def plots_dir(self) -> Path:
         return self.root / "plots"
 

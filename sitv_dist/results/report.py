@@ -15,6 +15,7 @@ from .analysis import analyse, to_jsonable
 from .barrier_uncertainty import add_barrier_intervals
 from .findings import line_findings
 from .bootstrap_run import run_uncertainty
+from .derivatives import add_derivatives
 from .merge_plots import plot_merge
 from .merge_sweeps import analyse_merges
 from .plots import plot_sweep
@@ -102,6 +103,7 @@ def write_report(out_dir: Path, bootstrap: int = 1000, level: float = 0.95, seed
         if unc:
             an["uncertainty"] = unc
         add_barrier_intervals(out, run["results"], an, bootstrap, level, seed)
+    add_derivatives(out, an, bootstrap, level, seed)
     for name, a in an["sweeps"].items():
         if a["kind"] == "line":
             a["findings"] = to_jsonable(line_findings(a, (an.get("uncertainty") or {}).get(name)))

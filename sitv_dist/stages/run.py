@@ -6,6 +6,7 @@ from pathlib import Path
 from ..config import ExperimentConfig, dump
 from ..models.location import base_location
 from ..outdir import OutDir
+from .derivatives import compute as derivatives
 from .finetune import finetune_here
 from .prepare import preflight, tasks_to_finetune
 from .report import reduce_and_report
@@ -25,6 +26,7 @@ def run(cfg: ExperimentConfig, progress: bool = True) -> Path:
                            f"{out.failures_dir} and `sitv status {out.root}`); rerun to evaluate only those")
     if cfg.sweep.refine_rounds:
         refine(cfg, out, cfg.sweep.refine_rounds, cfg.sweep.refine_tol, progress)
+    derivatives(cfg, out, progress=progress)
     reduce_and_report(out)
     print(f"report: {out.report}", flush=True)
     return out.report

@@ -2,6 +2,8 @@
 import json
 import re
 
+import pytest
+
 
 from sitv_dist.cli import main
 from sitv_dist.config import load_config, to_dict
@@ -54,8 +56,18 @@ def test_sitv_run_end_to_end(tmp_path, capsys):
     grid = json.loads((out / "results" / "grid_sentiment_positive__sentiment_negative.json").read_text())
     assert grid["base_loss"] == base
 
+    # exact slope and curvature at α = 0 of every eval set along each line (issue #14), controls beside
+    d = analysis["sweeps"]["line_qa_factual"]["derivatives"]
+    assert sorted(d) == ["general", "task:qa_factual", "task:sentiment_negative", "task:sentiment_positive"]
+    assert d["general"]["loss"] == pytest.approx(base, rel=1e-5)
+    controls = analysis["sweeps"]["line_qa_factual"]["derivative_controls"]
+    assert [c["seed"] for c in controls] == [1, 2] and sorted(controls[0]["sets"]) == ["general", "task:qa_factual"]
+    assert "## Slope and curvature at α = 0" in report
+    derivatives_time = json.loads((out / "timings.json").read_text())["derivatives"]
+
     capsys.readouterr()
     assert main(["run", *sets(f"out_dir={out}", *TINY)]) == 0          # rerun: everything is done
+    assert json.loads((out / "timings.json").read_text())["derivatives"] == derivatives_time
     assert re.search(r"sweep: 0 evaluated, \d+ already done", capsys.readouterr().out)
 
 

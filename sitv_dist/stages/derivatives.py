@@ -1,0 +1,90 @@
+"""The derivatives step (`sitv derivatives`, and part of `sitv run` after the sweep): exact slope
+and curvature of every eval set's loss at α = 0 along each line's direction, along random
+directions of the same norm (the controls: is T special? on the general set and the direction's own
+task set), and the 2×2 gradient and Hessian block of every two-direction grid; per text, written
+to OUT/derivatives.json. An entry is reused while its fingerprint
+(:mod:`sitv_dist.sweep.derivative_jobs`) holds. Derivatives are taken of the float32
+network whatever `model.dtype` is: the derivative of the smooth function that lower-precision
+evaluation rounds (a bf16 loss is piecewise constant at the scale of a derivative's step).
+"""
+from __future__ import annotations
+
+import time
+
+import torch
+
+from ..config import ExperimentConfig
+from ..io import write_json
+from ..models.loading import load_model, load_tokenizer, resolve_device
+from ..models.location import model_location
+from ..outdir import OutDir, OutDirError
+from ..sweep.derivative_jobs import CONTROLS, SCHEMA, jobs
+from ..sweep.derivatives import per_text_derivatives
+from ..sweep.evaluation import build_eval_set
+from ..sweep.plan import load_plan
+from ..texts import eval_texts
+from ..vectors import taskvector
+from ..vectors.derived import random_direction
+
+
+def compute(cfg: ExperimentConfig, out: OutDir, controls: int = CONTROLS, device: torch.device | None = None,
+            progress: bool = True) -> dict:
+    """Compute the entries whose fingerprint is not on disk yet; write and return the file."""
+    out = OutDir(out)
+    if not out.plan.is_file():
+        raise OutDirError(f"{out.plan} is missing: run `sitv sweep` first (derivatives use its plan)")
+    plan = load_plan(out)
+    if not plan.inputs:
+        raise OutDirError(f"{out.plan} was written by an older version; rerun `sitv sweep`")
+    old = out.read_optional(out.derivatives) or {}
+    entries = old.get("entries", {}) if old.get("schema") == SCHEMA else {}
+    todo = [j for j in jobs(plan, controls) if entries.get(j["key"], {}).get("fingerprint") != j["fingerprint"]]
+    wanted = {j["key"] for j in jobs(plan, controls)}
+    entries = {k: v for k, v in entries.items() if k in wanted}
+    if todo:
+        with out.timed("derivatives"):
+            entries.update(_evaluate(cfg, out, plan, todo, device, progress))
+    data = {"schema": SCHEMA, "entries": {k: entries[k] for k in sorted(entries)}}
+    write_json(out.derivatives, data, indent=None)
+    return data
+
+
+def _evaluate(cfg, out, plan, todo, device, progress) -> dict:
+    device = device or resolve_device(cfg.model.device)
+    location = model_location(cfg)
+    model = load_model(location, cfg.model, device, dtype="float32")
+    tokenizer = load_tokenizer(location)
+    texts = eval_texts(cfg)
+    rows = model.get_input_embeddings().num_embeddings
+    sets = {name: build_eval_set(name, texts[name], tokenizer, cfg.eval.max_length, cfg.eval.batch_size,
+                                 device, rows) for name in plan.eval_sets}
+    paths = taskvector.direction_files(cfg, out)
+    vectors: dict = {}
+
+    def vector(name):
+        if name not in vectors:
+            vectors[name] = taskvector.load(paths[name], model, f"sweep.task_vectors.{name}", device)
+        return vectors[name]
+
+    result = {}
+    for job in todo:
+        start = time.perf_counter()
+        if job["control"]:
+            c = job["control"]
+            dirs = [random_direction(vector(c["random"]), seed=c["seed"], normalize=c["normalize"])]
+            dirs = [{n: t.to(device) for n, t in d.items()} for d in dirs]
+        else:
+            dirs = [vector(d) for d in job["directions"]]
+        per_set = {}
+        for name in job["sets"]:
+            es = sets[name]
+            d = per_text_derivatives(model, es, dirs)
+            per_set[name] = {"tokens": es.tokens.tolist(), "categories": es.categories, "nll": d["nll"].tolist(),
+                             "grad": d["grad"].tolist(), "hess": d["hess"].tolist()}
+        result[job["key"]] = {"fingerprint": job["fingerprint"], "sweep": job["sweep"],
+                              "directions": job["directions"], "control": job["control"],
+                              "at": [0.0] * len(job["directions"]), "sets": per_set,
+                              "time_s": time.perf_counter() - start}
+        if progress:
+            print(f"derivatives: {job['key']} in {result[job['key']]['time_s']:.1f} s", flush=True)
+    return result
