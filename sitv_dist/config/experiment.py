@@ -110,6 +110,9 @@ class EvalConfig:
     """Texts per forward pass (texts are sorted by length, padding is masked out of the loss)."""
     max_texts: int = 0
     """Use only the first N texts of each eval set (0: all)."""
+    logit_chunk: int = 512
+    """Positions whose logits are formed at once, from the final hidden states through the model's
+    output head (0: the whole batch's [batch, seq, vocab] logits, as the model's forward returns them)."""
 
     def validate(self, key: str) -> None:
         check_source(self.general, f"{key}.general")
@@ -117,6 +120,8 @@ class EvalConfig:
         positive(self.batch_size, f"{key}.batch_size")
         if self.max_texts < 0:
             raise ConfigError(f"{key}.max_texts: must be >= 0 (0 means all), got {self.max_texts}")
+        if self.logit_chunk < 0:
+            raise ConfigError(f"{key}.logit_chunk: must be >= 0 (0 means full logits), got {self.logit_chunk}")
 
 
 @dataclass

@@ -29,7 +29,8 @@ def fingerprint(cfg: ExperimentConfig, location: str, tv_paths: dict[str, Path],
     settings = {"model": _model_identity(location), "gguf": cfg.model.gguf_file, "dtype": cfg.model.dtype,
                 "apply_dtype": cfg.sweep.apply_dtype, "max_length": cfg.eval.max_length,
                 **({"vector_dtype": cfg.sweep.vector_dtype} if cfg.sweep.vector_dtype != "float32" else {}),
-                "batch_size": cfg.eval.batch_size}
+                "batch_size": cfg.eval.batch_size,
+                **({"logit_chunk": cfg.eval.logit_chunk} if cfg.eval.logit_chunk else {})}
     for name, path in sorted(tv_paths.items()):
         if not path.is_file():
             raise ConfigError(f"sweep.task_vectors.{name}: {path} does not exist; fine-tune first "

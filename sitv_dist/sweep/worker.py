@@ -17,7 +17,7 @@ from ..outdir import OutDir
 from ..texts import eval_texts
 from ..vectors import taskvector
 from .apply import PointWriter
-from .evaluation import build_eval_set, per_text_nll, summarize
+from .evaluation import build_eval_set, per_text_nll, summarize, usable_chunk
 from .plan import Plan, PlannedPoint, load_plan
 
 
@@ -43,6 +43,7 @@ class Worker:
         vectors = {d: taskvector.load(paths[d], self.model, f"sweep.task_vectors.{d}", self.device,
                                       DTYPE[cfg.sweep.vector_dtype]) for d in used}
         self.writer = PointWriter(self.model, vectors, DTYPE[cfg.sweep.apply_dtype])
+        self.chunk = usable_chunk(self.model, self.sets, cfg.eval.logit_chunk)
         out.write_eval_sets({name: {"texts": len(s.categories), "tokens": s.tokens.tolist(),
                                     "categories": s.categories} for name, s in self.sets.items()})
 
@@ -51,7 +52,7 @@ class Worker:
         self.writer.apply(self.plan.coefficients(point))
         sets = {}
         for name in point.sets:
-            nll = per_text_nll(self.model, self.sets[name])
+            nll = per_text_nll(self.model, self.sets[name], self.chunk)
             summary = summarize(self.sets[name], nll)
             summary["loss"] = finite_or_none(summary["loss"])
             for cat in summary.get("categories", {}).values():
