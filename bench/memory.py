@@ -217,7 +217,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hidden", default="512,1024,1536", help="widths of the random Llama models")
     parser.add_argument("--smollm2", default="~/.cache/sitv-dist/smollm2-135m-instruct",
-                        help="a prepared SmolLM2 directory (scripts/prepare_smollm2.py); skipped if absent")
+                        help="a prepared SmolLM2 directory (scripts/prepare_model.py); skipped if absent")
     parser.add_argument("--texts", type=int, default=8, help="texts per eval set")
     parser.add_argument("--length", type=int, default=128)
     parser.add_argument("--batch", type=int, default=16)

@@ -45,8 +45,12 @@ def cmd_finetune(args: argparse.Namespace) -> int:
 
 
 def cmd_taskvector(args: argparse.Namespace) -> int:
-    from .vectors.taskvector import from_checkpoints
-    meta = from_checkpoints(args.base, args.finetuned, Path(args.out), args.dtype)
+    if args.adapter:
+        from .vectors.directions import materialise
+        meta = materialise(args.base, Path(args.adapter), Path(args.out), args.dtype)
+    else:
+        from .vectors.taskvector import from_checkpoints
+        meta = from_checkpoints(args.base, args.finetuned, Path(args.out), args.dtype)
     print(f"wrote {args.out}: {meta['num_parameters']} parameters, |T| = {float(meta['global_norm']):.6g}")
     return 0
 
@@ -126,7 +130,9 @@ def _finetune_args(p):
 
 def _taskvector_args(p):
     p.add_argument("--base", required=True, help="hub id or local directory of the base model")
-    p.add_argument("--finetuned", required=True, help="hub id or local directory of the fine-tuned model")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--finetuned", help="hub id or local directory of the fine-tuned model")
+    which.add_argument("--adapter", help="a PEFT LoRA adapter directory: its dense T = scaling·B·A (base config only)")
     p.add_argument("--out", required=True, help="output .safetensors file")
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
 

@@ -99,8 +99,9 @@ class SweepConfig:
         GridConfig(directions=["sentiment_positive", "sentiment_negative"])])
     """Grid sweeps over two or more directions."""
     task_vectors: dict[str, str] = field(default_factory=dict)
-    """Direction name -> task-vector safetensors file. Directions not listed here are the
-    task vectors that `sitv run` fine-tunes (OUT/task_vectors/<task>.safetensors)."""
+    """Direction name -> task-vector safetensors file, or a PEFT LoRA adapter directory
+    (adapter_config.json + adapter_model.safetensors: T = scaling·B·A, never densified). Directions
+    not listed here are the task vectors that `sitv run` fine-tunes (OUT/task_vectors/<task>.safetensors)."""
     derived_directions: dict[str, DerivedDirectionConfig] = field(default_factory=dict)
     """Directions made from task vectors before the sweep, by name, e.g. {neg_qa: {negate: qa_factual},
     rand_qa: {random: qa_factual, normalize: filter, seed: 1}, pos_minus_neg: {difference:
@@ -144,8 +145,10 @@ class SweepConfig:
         for i, grid in enumerate(self.grids):
             grid.validate(f"{key}.grids.{i}")
         for name, path in self.task_vectors.items():
-            if not Path(path).expanduser().is_file():
-                raise ConfigError(f"{key}.task_vectors.{name}: file {path!r} does not exist")
+            p = Path(path).expanduser()
+            if not (p.is_file() or (p / "adapter_config.json").is_file()):
+                raise ConfigError(f"{key}.task_vectors.{name}: {path!r} is neither a task-vector file nor a "
+                                  "PEFT adapter directory (with adapter_config.json)")
         for name, derived in self.derived_directions.items():
             derived.validate(f"{key}.derived_directions.{name}")
             if name in self.task_vectors:

@@ -8,7 +8,7 @@ from ..config import ConfigError, ExperimentConfig
 from ..config.specs import sources
 from ..outdir import OutDir
 from ..texts import eval_texts, load_texts
-from ..vectors import taskvector
+from ..vectors import directions, taskvector
 from ..vectors.derived import write_direction
 
 
@@ -36,7 +36,7 @@ def preflight(cfg: ExperimentConfig) -> None:
     if cfg.model.name_or_path != "embedded":
         for name in cfg.direction_names():
             if name in cfg.sweep.task_vectors:
-                taskvector.check_fits(Path(cfg.sweep.task_vectors[name]).expanduser(), cfg.model.name_or_path,
+                directions.check_fits(Path(cfg.sweep.task_vectors[name]).expanduser(), cfg.model.name_or_path,
                                       f"sweep.task_vectors.{name}", cfg.model.gguf_file)
 
 

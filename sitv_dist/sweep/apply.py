@@ -8,43 +8,76 @@ formed in a scratch buffer at `apply_dtype` and rounded once into the parameter.
 The base copy is kept in the model's own dtype (it holds the model's values, so nothing is
 lost) and task vectors in whatever dtype they were loaded in; both are upcast exactly inside
 the add, which gives the same bits as upcasting them first and costs no extra memory.
+
+A direction is either dense (parameter name -> tensor) or a LoRA adapter
+(`vectors.lora.LoraDirection`, whose update scale·B·A is added with one `addmm` and never
+stored densely). Only parameters some direction moves are copied and rewritten; the others
+keep the model's values. Dense terms are added first, LoRA terms after, each in the order of
+the coefficients. With `resident="host"` the base and the dense vectors stay in host memory
+and each tensor is streamed to its parameter's device just before its add (the same adds on
+the same values: the same bits). Each copy lives on its parameter's own device, so a model
+placed over several devices works unchanged.
 """
 from __future__ import annotations
 
 import torch
 
 from ..models.loading import parameters
+from ..vectors.lora import LoraDirection
 
 
 class PointWriter:
-    def __init__(self, model: torch.nn.Module, vectors: dict[str, dict[str, torch.Tensor]],
-                 apply_dtype: torch.dtype = torch.float32):
-        self.params = parameters(model)
+    def __init__(self, model: torch.nn.Module, vectors: dict[str, dict[str, torch.Tensor] | LoraDirection],
+                 apply_dtype: torch.dtype = torch.float32, resident: str = "device"):
+        if resident not in ("device", "host"):
+            raise ValueError(f"resident must be 'device' or 'host', got {resident!r}")
         self.vectors = vectors
         self.dtype = apply_dtype
-        self.base = {n: p.detach().clone() for n, p in self.params.items()}
-        needs_scratch = [p for p in self.params.values() if p.dtype != apply_dtype]
-        size = max((p.numel() for p in needs_scratch), default=0)
-        device = next(iter(self.params.values())).device
-        self.scratch = torch.empty(size, dtype=apply_dtype, device=device) if size else None
+        self.host = resident == "host"
+        touched = set()
+        for vector in vectors.values():
+            touched.update(vector.names() if isinstance(vector, LoraDirection) else vector)
+        self.params = {n: p for n, p in parameters(model).items() if n in touched}
+        pin = self.host and torch.cuda.is_available()
+        self.base = {n: self._resident(p.detach(), pin) for n, p in self.params.items()}
+        self.scratch: dict[torch.device, torch.Tensor] = {}
+        for p in self.params.values():
+            if p.dtype != apply_dtype and self.scratch.get(p.device, torch.empty(0)).numel() < p.numel():
+                self.scratch[p.device] = torch.empty(p.numel(), dtype=apply_dtype, device=p.device)
+
+    def _resident(self, tensor: torch.Tensor, pin: bool) -> torch.Tensor:
+        if not self.host:
+            return tensor.clone()
+        copy = torch.empty(tensor.shape, dtype=tensor.dtype, device="cpu", pin_memory=pin)
+        return copy.copy_(tensor)
+
+    @staticmethod
+    def _fetch(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+        return tensor if tensor.device == device else tensor.to(device, non_blocking=True)
 
     @torch.no_grad()
     def apply(self, coefficients: dict[str, float]) -> None:
-        """Set every parameter to base + Σ c·T (zero coefficients skipped; order as given)."""
+        """Set every moved parameter to base + Σ c·T (zero coefficients skipped; order as given)."""
         missing = [d for d, c in coefficients.items() if c != 0.0 and d not in self.vectors]
         if missing:
             raise KeyError(f"task vector(s) {missing} were not loaded by this worker")
         active = [(self.vectors[d], c) for d, c in coefficients.items() if c != 0.0]
+        dense = [(v, c) for v, c in active if not isinstance(v, LoraDirection)]
+        low_rank = [(v, c) for v, c in active if isinstance(v, LoraDirection)]
         for name, p in self.params.items():
-            target = p.data if p.dtype == self.dtype else self.scratch[:p.numel()].view(p.shape)
-            base = self.base[name]
-            if active and base.dtype == target.dtype:
-                (first, c0), rest = active[0], active[1:]
-                torch.add(base, first[name], alpha=c0, out=target)
+            target = p.data if p.dtype == self.dtype else self.scratch[p.device][:p.numel()].view(p.shape)
+            base = self._fetch(self.base[name], p.device)
+            terms = [(v[name], c) for v, c in dense if name in v]
+            if terms and base.dtype == target.dtype:
+                (first, c0), rest = terms[0], terms[1:]
+                torch.add(base, self._fetch(first, p.device), alpha=c0, out=target)
             else:       # nothing to add, or a low-precision base: upcast it into the target
                 target.copy_(base)
-                rest = active
+                rest = terms
             for vector, c in rest:
-                target.add_(vector[name], alpha=c)
+                target.add_(self._fetch(vector, p.device), alpha=c)
+            for direction, c in low_rank:
+                if name in direction.factors:
+                    direction.factors[name].add_to(target, c)
             if target is not p.data:
                 p.data.copy_(target)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..config import ConfigError, ExperimentConfig
 from ..texts import Text
-from ..vectors import taskvector
+from ..vectors import directions
 
 
 def _model_identity(location: str) -> str:
@@ -32,10 +32,10 @@ def fingerprint(cfg: ExperimentConfig, location: str, tv_paths: dict[str, Path],
                 "batch_size": cfg.eval.batch_size,
                 **({"logit_chunk": cfg.eval.logit_chunk} if cfg.eval.logit_chunk else {})}
     for name, path in sorted(tv_paths.items()):
-        if not path.is_file():
+        if not directions.exists(path):
             raise ConfigError(f"sweep.task_vectors.{name}: {path} does not exist; fine-tune first "
                               "(`sitv finetune`) or name an existing file")
-        settings[f"tv:{name}"] = taskvector.read_metadata(path).get("content_hash") or str(path.stat().st_size)
+        settings[f"tv:{name}"] = directions.identity(path)
     h.update(json.dumps(settings, sort_keys=True).encode())
     for name in sorted(texts):
         h.update(name.encode())

@@ -15,7 +15,7 @@ from ..models.loading import DTYPE, load_model, load_tokenizer, resolve_device
 from ..models.location import model_location
 from ..outdir import OutDir
 from ..texts import eval_texts
-from ..vectors import taskvector
+from ..vectors import directions, taskvector
 from .apply import PointWriter
 from .evaluation import build_eval_set, per_text_nll, summarize, usable_chunk
 from .plan import Plan, PlannedPoint, load_plan
@@ -40,7 +40,7 @@ class Worker:
         paths = taskvector.direction_files(cfg, out)
         points = plan.points if points is None else points
         used = [d for i, d in enumerate(plan.directions) if any(p.coefficients[i] != 0.0 for p in points)]
-        vectors = {d: taskvector.load(paths[d], self.model, f"sweep.task_vectors.{d}", self.device,
+        vectors = {d: directions.load(paths[d], self.model, f"sweep.task_vectors.{d}", self.device,
                                       DTYPE[cfg.sweep.vector_dtype]) for d in used}
         self.writer = PointWriter(self.model, vectors, DTYPE[cfg.sweep.apply_dtype])
         self.chunk = usable_chunk(self.model, self.sets, cfg.eval.logit_chunk)

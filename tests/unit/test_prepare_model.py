@@ -1,4 +1,4 @@
-"""scripts/prepare_smollm2.py on a tiny Llama GGUF written here with the `gguf` package
+"""scripts/prepare_model.py on a tiny Llama GGUF written here with the `gguf` package
 (byte-level BPE tokenizer, F32 tensors, no output.weight: tied embeddings, as SmolLM2):
 no 93 MB package needed. Skipped when `gguf` is not installed."""
 from __future__ import annotations
@@ -12,13 +12,13 @@ import torch
 
 gguf = pytest.importorskip("gguf")
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "prepare_smollm2.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "prepare_model.py"
 HIDDEN, FFN, HEADS, KV_HEADS, LAYERS = 16, 32, 2, 1, 2
 
 
 @pytest.fixture(scope="module")
 def prep():
-    spec = importlib.util.spec_from_file_location("prepare_smollm2", SCRIPT)
+    spec = importlib.util.spec_from_file_location("prepare_model", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
