@@ -126,6 +126,17 @@ class SweepConfig:
     """Local launcher: worker processes, each with its own model copy."""
     threads_per_worker: int = 0
     """Torch CPU threads per worker process (0: torch's default; torchrun sets 1)."""
+    devices_per_worker: int = 1
+    """Devices one worker's model is placed over (accelerate's device map under per-device memory
+    limits); the base copy and vectors of each parameter live on its device. Worker k takes GPUs
+    k·N … k·N+N−1: start GPUs/N workers (torchrun --nproc_per_node=GPUs/N, slurm.gpus_per_task=N·ranks)."""
+    resident: str = "device"
+    """Where the base copy and dense task vectors live: 'device' (beside each parameter) or 'host'
+    (CPU memory; each tensor is streamed to its parameter's device for its add: the same bits, for
+    models whose copies do not fit on the device)."""
+    device_memory_gib: float = 0.0
+    """Memory of one device for the check `sitv sweep` runs before loading (see `sitv plan`); 0: the
+    GPU's own total, or the machine's memory on the CPU."""
 
     def validate(self, key: str) -> None:
         self.alpha.validate(f"{key}.alpha")
@@ -137,6 +148,10 @@ class SweepConfig:
         if self.threads_per_worker < 0:
             raise ConfigError(f"{key}.threads_per_worker: must be >= 0, got {self.threads_per_worker}")
         choice(self.derived_sets, ("general", "all"), f"{key}.derived_sets")
+        positive(self.devices_per_worker, f"{key}.devices_per_worker")
+        choice(self.resident, ("device", "host"), f"{key}.resident")
+        if self.device_memory_gib < 0:
+            raise ConfigError(f"{key}.device_memory_gib: must be >= 0 (0: the device's own), got {self.device_memory_gib}")
         choice(self.apply_dtype, DTYPES, f"{key}.apply_dtype")
         choice(self.vector_dtype, DTYPES, f"{key}.vector_dtype")
         positive(self.num_shards, f"{key}.num_shards")

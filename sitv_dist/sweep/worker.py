@@ -11,8 +11,9 @@ from tqdm.auto import tqdm
 
 from ..config import ExperimentConfig, load_config
 from ..io import finite_or_none
-from ..models.loading import DTYPE, load_model, load_tokenizer, resolve_device
+from ..models.loading import DTYPE, load_tokenizer, resolve_device
 from ..models.location import model_location
+from ..models.placement import load_placed, worker_devices
 from ..outdir import OutDir
 from ..texts import eval_texts
 from ..vectors import directions, taskvector
@@ -32,7 +33,9 @@ class Worker:
         self.cfg, self.out, self.plan = cfg, out, plan
         self.device = device or resolve_device(cfg.model.device)
         location = model_location(cfg)
-        self.model = load_model(location, cfg.model, self.device)
+        devices = worker_devices(self.device, cfg.sweep.devices_per_worker)
+        self.model = load_placed(location, cfg.model, devices)
+        self.device = self.model.get_input_embeddings().weight.device      # where the batches go
         tokenizer = load_tokenizer(location)
         texts = eval_texts(cfg)
         self.sets = {name: build_eval_set(name, texts[name], tokenizer, cfg.eval.max_length,
@@ -40,9 +43,10 @@ class Worker:
         paths = taskvector.direction_files(cfg, out)
         points = plan.points if points is None else points
         used = [d for i, d in enumerate(plan.directions) if any(p.coefficients[i] != 0.0 for p in points)]
-        vectors = {d: directions.load(paths[d], self.model, f"sweep.task_vectors.{d}", self.device,
+        home = torch.device("cpu") if cfg.sweep.resident == "host" else None      # None: each parameter's device
+        vectors = {d: directions.load(paths[d], self.model, f"sweep.task_vectors.{d}", home,
                                       DTYPE[cfg.sweep.vector_dtype]) for d in used}
-        self.writer = PointWriter(self.model, vectors, DTYPE[cfg.sweep.apply_dtype])
+        self.writer = PointWriter(self.model, vectors, DTYPE[cfg.sweep.apply_dtype], cfg.sweep.resident)
         self.chunk = usable_chunk(self.model, self.sets, cfg.eval.logit_chunk)
         out.write_eval_sets({name: {"texts": len(s.categories), "tokens": s.tokens.tolist(),
                                     "categories": s.categories} for name, s in self.sets.items()})
