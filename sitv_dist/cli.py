@@ -61,6 +61,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return sweep_command(cfg, out, args.shard, wait=args.wait, reduce=not args.no_reduce)
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    from .sweep.budget import GIB, memory_plan, render
+    cfg = load_config(args.config, list(args.set))
+    plan = memory_plan(cfg, int(args.device_memory * GIB) if args.device_memory else None)
+    print(json.dumps(plan, indent=1) if args.json else render(plan))
+    return 0 if plan["fits"] else 3
+
+
 def cmd_refine(args: argparse.Namespace) -> int:
     from .stages.report import reduce_and_report
     from .stages.sweep import refine
@@ -147,6 +155,13 @@ def _sweep_args(p):
     p.add_argument("--wait", action="store_true", help="slurm: block until the array job ends, then reduce")
 
 
+def _plan_args(p):
+    _config_args(p)
+    p.add_argument("--device-memory", type=float, metavar="GIB", help="memory of one device (default: "
+                   "sweep.device_memory_gib, else this machine's GPU, else its RAM)")
+    p.add_argument("--json", action="store_true", help="print the plan as JSON")
+
+
 def _refine_args(p):
     _config_args(p)
     p.add_argument("--rounds", type=int, help="refinement rounds in all, earlier ones included (overrides sweep.refine_rounds)")
@@ -176,6 +191,8 @@ COMMANDS = [        # name, help, arguments, what it runs
     ("finetune", "fine-tune the base on tasks and write their task vectors", _finetune_args, cmd_finetune),
     ("taskvector", "T = finetuned - base from any two checkpoints", _taskvector_args, cmd_taskvector),
     ("sweep", "evaluate the planned points (all shards, or one)", _sweep_args, cmd_sweep),
+    ("plan", "memory per worker by part, from the model's config alone; exit 3 when it does not fit", _plan_args,
+     cmd_plan),
     ("refine", "refinement rounds on a finished sweep (crossings and minima of every line)", _refine_args,
      cmd_refine),
     ("reduce", "merge point files into results/<sweep>.json", _out_dir_arg, cmd_reduce),
@@ -203,8 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except ConfigError as exc:
-        print(f"config error: {exc}", file=sys.stderr)
-        return 2
+        code = getattr(exc, "exit_code", 2)          # 3: sweep.budget.DoesNotFit
+        print(f"{'does not fit' if code == 3 else 'config error'}: {exc}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

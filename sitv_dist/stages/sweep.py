@@ -14,6 +14,7 @@ from ..distributed import local, slurm, torchrun
 from ..distributed.where import Place, from_env, owned_shards
 from ..models.location import base_location
 from ..outdir import OutDir
+from ..sweep import budget
 from ..sweep.fingerprint import fingerprint
 from ..sweep.plan import Plan, load_plan, make_plan
 from ..sweep.refine import add_round, propose
@@ -43,6 +44,7 @@ def plan_sweep(cfg: ExperimentConfig, out: OutDir, min_shards: int = 1) -> Plan:
     preflight(cfg)
     location = base_location(cfg, out)
     derive_directions(cfg, out)       # before the fingerprint, which hashes every direction's file
+    budget.check(cfg, location)       # the memory plan (`sitv plan`): refuse before any model loads
     fp = fingerprint(cfg, location, taskvector.direction_files(cfg, out), eval_texts(cfg))
     old = load_plan(out) if out.plan.is_file() else None
     if old is not None and old.fingerprint != fp and out.has_points():

@@ -25,6 +25,20 @@ import torch
 from ..models.loading import parameters
 from ..vectors.lora import LoraDirection
 
+SCRATCH_ELEMENTS = 1 << 25      # a low-precision parameter is formed in row blocks of at most this many
+
+
+def block_rows(shape: torch.Size) -> int:
+    """Rows of a parameter formed at once in the `apply_dtype` scratch (a Gemma-3 embedding is
+    1e9 elements: 4 GB of fp32 scratch in one piece, 128 MiB in blocks; elementwise adds give
+    the same bits either way)."""
+    row = max(1, shape[1:].numel()) if len(shape) > 1 else 1
+    return max(1, SCRATCH_ELEMENTS // row) if len(shape) > 1 else max(1, shape[0] if shape else 1)
+
+
+def scratch_elements(shape: torch.Size) -> int:
+    return min(shape.numel(), block_rows(shape) * (shape[1:].numel() if len(shape) > 1 else 1))
+
 
 class PointWriter:
     def __init__(self, model: torch.nn.Module, vectors: dict[str, dict[str, torch.Tensor] | LoraDirection],
@@ -42,8 +56,9 @@ class PointWriter:
         self.base = {n: self._resident(p.detach(), pin) for n, p in self.params.items()}
         self.scratch: dict[torch.device, torch.Tensor] = {}
         for p in self.params.values():
-            if p.dtype != apply_dtype and self.scratch.get(p.device, torch.empty(0)).numel() < p.numel():
-                self.scratch[p.device] = torch.empty(p.numel(), dtype=apply_dtype, device=p.device)
+            size = scratch_elements(p.shape)
+            if p.dtype != apply_dtype and self.scratch.get(p.device, torch.empty(0)).numel() < size:
+                self.scratch[p.device] = torch.empty(size, dtype=apply_dtype, device=p.device)
 
     def _resident(self, tensor: torch.Tensor, pin: bool) -> torch.Tensor:
         if not self.host:
@@ -65,19 +80,31 @@ class PointWriter:
         dense = [(v, c) for v, c in active if not isinstance(v, LoraDirection)]
         low_rank = [(v, c) for v, c in active if isinstance(v, LoraDirection)]
         for name, p in self.params.items():
-            target = p.data if p.dtype == self.dtype else self.scratch[p.device][:p.numel()].view(p.shape)
-            base = self._fetch(self.base[name], p.device)
             terms = [(v[name], c) for v, c in dense if name in v]
-            if terms and base.dtype == target.dtype:
-                (first, c0), rest = terms[0], terms[1:]
-                torch.add(base, self._fetch(first, p.device), alpha=c0, out=target)
-            else:       # nothing to add, or a low-precision base: upcast it into the target
-                target.copy_(base)
-                rest = terms
-            for vector, c in rest:
-                target.add_(self._fetch(vector, p.device), alpha=c)
-            for direction, c in low_rank:
-                if name in direction.factors:
-                    direction.factors[name].add_to(target, c)
-            if target is not p.data:
-                p.data.copy_(target)
+            factors = [(d.factors[name], c) for d, c in low_rank if name in d.factors]
+            if p.dtype == self.dtype:
+                self._write(p.data, self.base[name], terms, factors, None)
+                continue
+            step = block_rows(p.shape)
+            for start in range(0, p.shape[0] if p.dim() else 1, step):
+                rows = slice(start, start + step) if p.dim() else None
+                view = p.data[rows] if rows else p.data
+                target = self.scratch[p.device][:view.numel()].view(view.shape)
+                self._write(target, self.base[name], terms, factors, rows)
+                view.copy_(target)
+
+    def _write(self, target: torch.Tensor, base: torch.Tensor, terms: list, factors: list, rows: slice | None) -> None:
+        """target = base + Σ c·T (+ Σ c·scale·B·A) over `rows` of the parameter (None: all)."""
+        pick = (lambda t: t[rows]) if rows else (lambda t: t)      # noqa: E731
+        device = target.device
+        base = self._fetch(pick(base), device)
+        if terms and base.dtype == target.dtype:
+            (first, c0), rest = terms[0], terms[1:]
+            torch.add(base, self._fetch(pick(first), device), alpha=c0, out=target)
+        else:       # nothing to add, or a low-precision base: upcast it into the target
+            target.copy_(base)
+            rest = terms
+        for vector, c in rest:
+            target.add_(self._fetch(pick(vector), device), alpha=c)
+        for factor, c in factors:
+            factor.add_to(target, c, rows)

@@ -44,13 +44,11 @@ class Factor:
         out, inp = self.B.shape[0], self.A.shape[1]
         return (inp, out) if self.transpose else (out, inp)
 
-    def add_to(self, target: torch.Tensor, c: float) -> None:
-        """target += c · scale · B @ A, in target's dtype (the factors are upcast, O(rank))."""
+    def add_to(self, target: torch.Tensor, c: float, rows: slice | None = None) -> None:
+        """target += c · scale · (B @ A)[rows], in target's dtype (the factors are upcast, O(rank))."""
         A, B = self.A.to(device=target.device, dtype=target.dtype), self.B.to(device=target.device, dtype=target.dtype)
-        if self.transpose:
-            target.addmm_(A.t(), B.t(), alpha=c * self.scale)
-        else:
-            target.addmm_(B, A, alpha=c * self.scale)
+        left, right = (A.t(), B.t()) if self.transpose else (B, A)
+        target.addmm_(left[rows] if rows else left, right, alpha=c * self.scale)
 
     def dense(self) -> torch.Tensor:
         """scale · B @ A in float32, as peft's get_delta_weight computes it."""

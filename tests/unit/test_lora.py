@@ -158,3 +158,24 @@ def test_bad_adapters_are_refused_before_loading(toy, setup, tmp_path):
     with pytest.raises(ConfigError, match="gives .* the shape"):
         lora.check_fits(lora.read(setup["adapter"], "k"), shapes, "k")
     directions.check_fits(setup["adapter"], str(toy["base"]), "k")      # the right model: no error
+
+
+def test_bf16_model_in_row_blocks(toy, setup, monkeypatch):
+    """A bf16 model: B·A is added in fp32 row blocks of the scratch and rounded once; the result
+    is the fp32 merge rounded to bf16 (at most one bf16 step apart where addmm's blocking
+    changes the last fp32 bit)."""
+    from sitv_dist.sweep import apply as apply_module
+    monkeypatch.setattr(apply_module, "SCRATCH_ELEMENTS", 100)
+    model = load_model(str(toy["base"]), ModelConfig(name_or_path=str(toy["base"]), device="cpu"),
+                       torch.device("cpu"), "bfloat16")
+    PointWriter(model, {"l": directions.load(setup["adapter"], model, "k", None)}).apply({"l": 0.6})
+    ref = merged(toy["base"], setup["adapter"], 0.6)
+    base32 = parameters(load(toy["base"]))
+    for name, p in parameters(model).items():
+        want = parameters(ref)[name]
+        if "proj" in name and any(t in name for t in TARGETS):
+            expected = (base32[name].to(torch.bfloat16).float() + (want - base32[name])).to(torch.bfloat16)
+            assert (p.float() - expected.float()).abs().max() <= expected.float().abs().max() * 2 ** -7, name
+            assert not torch.equal(p, base32[name].to(torch.bfloat16)), name
+        else:
+            assert torch.equal(p, base32[name].to(torch.bfloat16)), name      # untouched
