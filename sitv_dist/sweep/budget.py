@@ -49,35 +49,43 @@ def _meta_model(location: str, cfg: ExperimentConfig):
     return model, getattr(config, "text_config", None) or config
 
 
-def _longest_batch(cfg: ExperimentConfig, location: str) -> int:
-    """Tokens in the longest text of any eval set (the first, longest batch), or max_length
-    when the tokenizer or the texts are not at hand."""
+def _batch_shape(cfg: ExperimentConfig, location: str) -> tuple[int, int]:
+    """(tokens of the widest eval batch, most predicted positions in one batch), from the eval
+    texts batched as evaluation batches them (sorted by length); without a tokenizer (a bare
+    config.json) every text counts as eval.max_length tokens."""
+    b, m = cfg.eval.batch_size, cfg.eval.max_length
     local = Path(location).expanduser()
     tokenizer_files = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
     if local.is_dir() and not any((local / f).is_file() for f in tokenizer_files):
-        return cfg.eval.max_length
+        return m, b * (m - 1)
     try:
         from ..models.loading import load_tokenizer
         from ..texts import eval_texts
         tok = load_tokenizer(location)
-        longest = max(len(tok(t.text, truncation=True, max_length=cfg.eval.max_length)["input_ids"])
-                      for texts in eval_texts(cfg).values() for t in texts)
-        return min(longest, cfg.eval.max_length)
-    except Exception:  # noqa: BLE001 - no tokenizer (a bare config.json): plan for the worst case
-        return cfg.eval.max_length
+        width = positions = 0
+        for texts in eval_texts(cfg).values():
+            lengths = sorted((len(tok(t.text, truncation=True, max_length=m)["input_ids"]) for t in texts), reverse=True)
+            for start in range(0, len(lengths), b):
+                batch = lengths[start:start + b]
+                width, positions = max(width, batch[0]), max(positions, sum(max(n - 1, 0) for n in batch))
+        return width, positions
+    except Exception:  # noqa: BLE001 - texts or tokenizer not at hand: plan for the worst case
+        return m, b * (m - 1)
 
 
-def _activations(cfg: ExperimentConfig, config, seq: int) -> int:
+def _activations(cfg: ExperimentConfig, config, width: int, positions: int) -> int:
     b, e = cfg.eval.batch_size, DTYPE[cfg.model.dtype].itemsize
     d = config.hidden_size
     inter = getattr(config, "intermediate_size", None) or getattr(config, "n_inner", None) or 4 * d
     heads = config.num_attention_heads
     vocab = config.vocab_size
-    trunk = b * seq * (3 * d + 3 * inter) * e + 2 * b * heads * seq * seq * 4
-    per_position = vocab * (e + (4 if e != 4 else 0) + 4)          # logits, their fp32 copy, log-softmax
-    positions = b * (seq - 1)
-    head = min(cfg.eval.logit_chunk, positions) * per_position if cfg.eval.logit_chunk else b * seq * per_position
-    return trunk + head
+    trunk = b * width * (3 * d + 3 * inter) * e + 2 * b * heads * width * width * 4
+    if cfg.eval.logit_chunk:          # only predicted (non-pad) positions are projected, a chunk at a time:
+        per_position = vocab * (e + (4 if e != 4 else 0) + 4)      # logits, their fp32 copy, log-softmax
+        return trunk + min(cfg.eval.logit_chunk, positions) * per_position
+    # the model's [batch, seq, vocab] logits, the fp32 copy of logits[:, :-1] (a copy also in fp32:
+    # the shifted view is flattened), log-softmax
+    return trunk + b * width * vocab * (e + 4 + 4)
 
 
 def _directions(cfg: ExperimentConfig, out: OutDir, params: dict[str, torch.nn.Parameter]) -> dict:
@@ -119,8 +127,8 @@ def memory_plan(cfg: ExperimentConfig, device_memory: int | None = None, locatio
     low_rank = sum(d["bytes"] for d in dirs.values() if d["kind"] == "lora")      # stays on the device
     scratch = max((scratch_elements(params[n].shape) for n in moved), default=0) \
         * DTYPE[cfg.sweep.apply_dtype].itemsize if cfg.model.dtype != cfg.sweep.apply_dtype else 0
-    seq = _longest_batch(cfg, location)
-    activations = _activations(cfg, config, seq) + scratch
+    width, positions = _batch_shape(cfg, location)
+    activations = _activations(cfg, config, width, positions) + scratch
     host = cfg.sweep.resident == "host"
     on_device = model_bytes + (low_rank if host else base + vectors)
     n_dev = cfg.sweep.devices_per_worker
@@ -134,7 +142,8 @@ def memory_plan(cfg: ExperimentConfig, device_memory: int | None = None, locatio
               "device_memory": memory, "fits": fits, "per_device": per_device, "devices_per_worker": n_dev,
               "host": base + vectors - low_rank if host else 0, "headroom": HEADROOM,
               "points": len(plan.points), "shards": plan.num_shards,
-              "eval_batch": {"texts": cfg.eval.batch_size, "tokens": seq, "logit_chunk": cfg.eval.logit_chunk},
+              "eval_batch": {"texts": cfg.eval.batch_size, "tokens": width, "predicted_positions": positions,
+                             "logit_chunk": cfg.eval.logit_chunk},
               "settings": {"model.dtype": cfg.model.dtype, "sweep.vector_dtype": cfg.sweep.vector_dtype,
                            "sweep.resident": cfg.sweep.resident, "sweep.devices_per_worker": n_dev},
               "directions": {k: {x: v for x, v in d.items() if x != "moves"} | {"parameters_moved": len(d["moves"])}
