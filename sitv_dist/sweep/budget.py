@@ -8,8 +8,9 @@ for files that do not exist yet; LoRA adapters: their factors, by their real siz
 activations of one eval batch: the decoder's (hidden states, attention scores and MLP
 intermediates of one layer at a time) plus the logits of `eval.logit_chunk` positions (or of
 the whole batch) with their fp32 copy and log-softmax, and the fp32 scratch of one parameter
-when the model is in lower precision. With `sweep.resident: host` the base and dense vectors
-count in host memory instead; with `devices_per_worker` N the static parts are split N ways.
+when the model is in lower precision, and a fixed working allowance (WORKING). With
+`sweep.resident: host` the base and dense vectors count in host memory instead; with
+`devices_per_worker` N the static parts are split N ways.
 """
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ from .apply import scratch_elements
 
 GIB = 2 ** 30
 HEADROOM = 0.92        # of a device's memory: the rest for the CUDA context and allocator fragmentation
+WORKING = 32 * 2 ** 20  # a worker's fixed working memory (tokenizer, tokenized sets, allocator arenas):
+                        # 20-40 MiB measured on the CPU by bench/memory.py --plan; counted in activations
 
 
 class DoesNotFit(ConfigError):
@@ -128,7 +131,7 @@ def memory_plan(cfg: ExperimentConfig, device_memory: int | None = None, locatio
     scratch = max((scratch_elements(params[n].shape) for n in moved), default=0) \
         * DTYPE[cfg.sweep.apply_dtype].itemsize if cfg.model.dtype != cfg.sweep.apply_dtype else 0
     width, positions = _batch_shape(cfg, location)
-    activations = _activations(cfg, config, width, positions) + scratch
+    activations = _activations(cfg, config, width, positions) + scratch + WORKING
     host = cfg.sweep.resident == "host"
     on_device = model_bytes + (low_rank if host else base + vectors)
     n_dev = cfg.sweep.devices_per_worker
