@@ -196,7 +196,7 @@ def suggestions(cfg: ExperimentConfig, memory: int, location: str) -> list[str]:
 def render(plan: dict) -> str:
     """The plan as text (`sitv plan` without --json)."""
     b = plan["bytes"]
-    gib = lambda x: f"{x / GIB:8.2f} GiB"      # noqa: E731
+    gib = lambda x: f"{x / GIB:8.2f} GiB" if x >= GIB / 10 or not x else f"{x / 2 ** 20:8.1f} MiB"   # noqa: E731
     lines = [f"parameters      {plan['parameters']:,}",
              f"model           {gib(b['model'])}   ({plan['settings']['model.dtype']})",
              f"base copy       {gib(b['base'])}   (parameters some direction moves)",
