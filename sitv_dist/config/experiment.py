@@ -224,6 +224,10 @@ class ExperimentConfig:
         self.eval.validate("eval")
         self.sweep.validate("sweep")
         self.slurm.validate("slurm")
+        n, ranks = self.sweep.devices_per_worker, self.slurm.ranks_per_task
+        if self.sweep.launcher == "slurm" and n > 1 and self.slurm.gpus_per_task < n * ranks:
+            raise ConfigError(f"slurm.gpus_per_task: {self.slurm.gpus_per_task} GPU(s) for {ranks} rank(s) of "
+                              f"sweep.devices_per_worker={n} each; ask for {n * ranks}")
         vectors = set(names) | set(self.sweep.task_vectors)
         for name, derived in self.sweep.derived_directions.items():
             key = f"sweep.derived_directions.{name}"

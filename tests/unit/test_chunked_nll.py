@@ -74,3 +74,17 @@ def test_check_catches_a_head_it_does_not_know():
     assert check_chunked(model, ids, mask, 8) == ""
     model.config.final_logit_softcapping = 1.0       # Llama's forward ignores it; the chunked path would not
     assert "differ" in check_chunked(model, ids, mask, 8)
+
+
+def test_worker_falls_back_to_full_logits_when_the_check_fails(capsys):
+    from sitv_dist.sweep.evaluation import Batch, EvalSet, per_text_nll, usable_chunk
+    model = tiny("gemma3")
+    ids, mask = batch()
+    es = EvalSet("general", ["all"] * 5, (mask.sum(1) - 1).numpy(), [Batch(list(range(5)), ids, mask)])
+    assert usable_chunk(model, {"general": es}, 16) == 16
+    torch.testing.assert_close(torch.from_numpy(per_text_nll(model, es, 16)), torch.from_numpy(per_text_nll(model, es)),
+                               rtol=1e-6, atol=0.0)
+    broken = tiny("llama")              # a head post-processing the chunked path would apply but the forward does not
+    broken.config.final_logit_softcapping = 1.0
+    assert usable_chunk(broken, {"general": es}, 16) == 0
+    assert "computing full logits instead" in capsys.readouterr().out

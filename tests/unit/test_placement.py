@@ -49,3 +49,15 @@ def test_split_model_and_host_residency_are_bitwise_the_plain_path(toy, tmp_path
                 assert summary["per_text_nll"] == plain[pid]["sets"][s]["per_text_nll"], (name, pid, s)
     losses = [r["sets"]["general"]["loss"] for r in plain.values()]
     assert np.ptp(losses) > 0.01                                    # the points really differ
+
+
+def test_slurm_tasks_must_ask_for_every_workers_devices():
+    from sitv_dist.config import load_config
+    with pytest.raises(ConfigError, match="slurm.gpus_per_task: 2 GPU.* ask for 4"):
+        load_config(None, ["sweep.launcher=slurm", "sweep.devices_per_worker=2", "slurm.gpus_per_task=2",
+                           "slurm.ranks_per_task=2"])
+    cfg = load_config(None, ["sweep.launcher=slurm", "sweep.devices_per_worker=2", "slurm.gpus_per_task=4",
+                             "slurm.ranks_per_task=2"])
+    assert cfg.sweep.devices_per_worker == 2
+    with pytest.raises(ConfigError, match="sweep.resident"):
+        load_config(None, ["sweep.resident=disk"])
