@@ -34,6 +34,8 @@ class Worker:
         self.device = device or resolve_device(cfg.model.device)
         location = model_location(cfg)
         devices = worker_devices(self.device, cfg.sweep.devices_per_worker)
+        if devices[0].type == "cuda":
+            torch.cuda.set_device(devices[0])        # a torchrun rank's current GPU: its own first one
         self.model = load_placed(location, cfg.model, devices)
         self.device = self.model.get_input_embeddings().weight.device      # where the batches go
         tokenizer = load_tokenizer(location)
