@@ -12,7 +12,12 @@ Part 2 (accuracy): the embedded model and a short sentiment_positive fine-tune, 
 α, with the task vector kept in float32, bfloat16 and float16 (and, for scale, the model
 itself in bfloat16): the largest change of the general and task loss against float32.
 
+Part 3 (`--plan`, alone): `sitv plan`'s prediction beside the measured peak of the same worker,
+for dense task vectors, rank-16 LoRA adapters and full (unchunked) logits, on the random models
+and, if prepared, SmolLM2-135M and Gemma-3-270M (docs/performance.md §5).
+
     python bench/memory.py [--hidden 512,1024,1536] [--smollm2 ~/.cache/sitv-dist/smollm2-135m-instruct]
+    python bench/memory.py --plan --hidden 512,1024 --smollm2 "" --batch 8 --length 64
     python bench/memory.py --skip-memory --accuracy-model ~/.cache/sitv-dist/smollm2-135m-instruct \
         --accuracy-alphas 9 --accuracy-steps 10            # the accuracy table on SmolLM2-135M
 """

@@ -8,7 +8,7 @@ from ..config import ConfigError, ExperimentConfig
 from ..config.specs import sources
 from ..outdir import OutDir
 from ..texts import eval_texts, load_texts
-from ..vectors import directions, taskvector
+from ..vectors import directions, lora, taskvector
 from ..vectors.derived import write_direction
 
 
@@ -33,6 +33,12 @@ def preflight(cfg: ExperimentConfig) -> None:
                               f"its task vector in sweep.task_vectors.{name}")
         load_texts(task.train, key=f"tasks.{index}.train", embedded_name=name, split="train",
                    text_field=task.text_field)
+    for name, derived in cfg.sweep.derived_directions.items():
+        for source in sources(derived.spec()):
+            if source in cfg.sweep.task_vectors and lora.is_adapter(Path(cfg.sweep.task_vectors[source]).expanduser()):
+                raise ConfigError(f"sweep.derived_directions.{name}: {source!r} is a LoRA adapter; derived directions "
+                                  f"need a dense task vector: `sitv taskvector --base BASE --adapter "
+                                  f"{cfg.sweep.task_vectors[source]} --out T.safetensors` and name that file")
     if cfg.model.name_or_path != "embedded":
         for name in cfg.direction_names():
             if name in cfg.sweep.task_vectors:

@@ -179,3 +179,15 @@ def test_bf16_model_in_row_blocks(toy, setup, monkeypatch):
             assert not torch.equal(p, base32[name].to(torch.bfloat16)), name
         else:
             assert torch.equal(p, base32[name].to(torch.bfloat16)), name      # untouched
+
+
+def test_derived_direction_from_an_adapter_is_refused_early(toy, setup, tmp_path, capsys):
+    out = tmp_path / "out"
+    path = make_config(toy, tmp_path, out)
+    cfg = yaml.safe_load(path.read_text())
+    cfg["sweep"]["task_vectors"]["ad"] = str(setup["adapter"])
+    cfg["sweep"]["derived_directions"] = {"neg_ad": {"negate": "ad"}}
+    path.write_text(yaml.safe_dump(cfg))
+    assert main(["sweep", "-c", str(path)]) == 2
+    assert "neg_ad: 'ad' is a LoRA adapter" in capsys.readouterr().err
+    assert not (out / "points").exists() or not list((out / "points").iterdir())
