@@ -73,7 +73,8 @@ def load_placed(location: str, model_cfg: ModelConfig, devices: list[torch.devic
 def _weight_bytes(location: str, model_cfg: ModelConfig) -> int:
     from accelerate import init_empty_weights
     from transformers import AutoConfig, AutoModelForCausalLM
+    kwargs = {"gguf_file": model_cfg.gguf_file} if model_cfg.gguf_file else {}
     with init_empty_weights():
-        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(local_or_hub(location)),
+        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(local_or_hub(location), **kwargs),
                                                  dtype=DTYPE[model_cfg.dtype])
     return sum(p.numel() * p.element_size() for p in model.parameters())

@@ -24,7 +24,6 @@ import torch
 from ..config import ConfigError, ExperimentConfig
 from ..models.loading import DTYPE, local_or_hub, parameters
 from ..outdir import OutDir
-from ..vectors import directions as direction_files
 from ..vectors import lora
 from ..vectors.taskvector import direction_file
 from .apply import scratch_elements

@@ -63,18 +63,3 @@ def materialise(base_location: str, adapter: Path, out: Path, dtype: str = "floa
     dense = lora.densify(direction)
     tensors = {name: dense[name] if name in dense else torch.zeros(shape) for name, shape in shapes.items()}
     return taskvector.save(out, tensors, base_location, str(adapter), dtype, extra={"made_from": "lora adapter"})
-
-
-def nbytes(path: Path) -> int:
-    """Bytes an adapter's factors take as stored (read from the safetensors header)."""
-    from safetensors import safe_open
-    with safe_open(str(Path(path) / lora.WEIGHTS_FILE), framework="pt") as f:
-        total = 0
-        for name in f.keys():
-            s = f.get_slice(name)
-            n = 1
-            for d in s.get_shape():
-                n *= d
-            total += n * torch.empty(0, dtype=getattr(torch, {"F32": "float32", "BF16": "bfloat16",
-                                                                "F16": "float16"}[s.get_dtype()])).element_size()
-        return total

@@ -65,8 +65,6 @@ class LoraDirection:
     def names(self) -> list[str]:
         return list(self.factors)
 
-    def nbytes(self) -> int:
-        return sum(f.A.numel() * f.A.element_size() + f.B.numel() * f.B.element_size() for f in self.factors.values())
 
 
 def _pattern(patterns: dict, module: str, default):

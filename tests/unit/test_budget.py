@@ -4,7 +4,6 @@ import json
 import shutil
 
 import pytest
-import torch
 import yaml
 
 from conftest import make_config
