@@ -12,7 +12,12 @@ Part 2 (accuracy): the embedded model and a short sentiment_positive fine-tune, 
 α, with the task vector kept in float32, bfloat16 and float16 (and, for scale, the model
 itself in bfloat16): the largest change of the general and task loss against float32.
 
+Part 3 (`--plan`, alone): `sitv plan`'s prediction beside the measured peak of the same worker,
+for dense task vectors, rank-16 LoRA adapters and full (unchunked) logits, on the random models
+and, if prepared, SmolLM2-135M and Gemma-3-270M (docs/performance.md §5).
+
     python bench/memory.py [--hidden 512,1024,1536] [--smollm2 ~/.cache/sitv-dist/smollm2-135m-instruct]
+    python bench/memory.py --plan --hidden 512,1024 --smollm2 "" --batch 8 --length 64
     python bench/memory.py --skip-memory --accuracy-model ~/.cache/sitv-dist/smollm2-135m-instruct \
         --accuracy-alphas 9 --accuracy-steps 10            # the accuracy table on SmolLM2-135M
 """
@@ -68,6 +73,8 @@ def child(spec: dict) -> None:
     out = Path(spec["out"])
     shutil.rmtree(out, ignore_errors=True)
     plan = pipeline.plan_sweep(cfg, out)
+    from sitv_dist.sweep.budget import memory_plan
+    planned = memory_plan(cfg, 1 << 40)
     after_imports = proc_status("VmRSS")
     reset_peak()
     worker = Worker(cfg, out, plan, torch.device("cpu"))
@@ -79,7 +86,7 @@ def child(spec: dict) -> None:
     for point in points:
         worker.evaluate(point)
     print(json.dumps({"after_imports": after_imports, "built": built, "build_peak": build_peak,
-                      "eval_peak": proc_status("VmHWM"), "points": len(points),
+                      "eval_peak": proc_status("VmHWM"), "points": len(points), "plan": planned["bytes"],
                       "tokens": int(sum(s.tokens.sum() for s in worker.sets.values()))}))
 
 
@@ -175,6 +182,59 @@ def memory_table(args) -> None:
           "and everything else.")
 
 
+def random_adapter(root: Path, model_dir: str, rank: int, seed: int = 0) -> str:
+    """A PEFT LoRA adapter of rank `rank` on every Linear of the decoder layers (attention and
+    MLP), random A and B, saved by peft."""
+    import peft
+    import torch
+    from transformers import AutoModelForCausalLM
+    target = root / f"{Path(model_dir).name}-lora-r{rank}-{seed}"
+    if not (target / "adapter_config.json").is_file():
+        torch.manual_seed(seed)
+        model = AutoModelForCausalLM.from_pretrained(model_dir)
+        config = peft.LoraConfig(r=rank, lora_alpha=2 * rank, init_lora_weights=False,
+                                 target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
+                                                 "down_proj"])
+        peft.get_peft_model(model, config).save_pretrained(target)
+    return str(target)
+
+
+def plan_table(args) -> None:
+    """`sitv plan`'s total against the measured peak of the same worker (RSS over the process
+    after imports), and LoRA directions against dense ones, and chunked against full logits."""
+    from sitv_dist.config import load_config
+    from sitv_dist.models.location import model_location
+    root = Path(args.out)
+    root.mkdir(parents=True, exist_ok=True)
+    tokenizer_dir = model_location(load_config(None, []))
+    models = [random_model(root, tokenizer_dir, int(h))[0] for h in args.hidden.split(",") if h]
+    for extra in (args.smollm2, args.gemma3):
+        if extra and (Path(extra).expanduser() / "config.json").is_file():
+            models.append(str(Path(extra).expanduser()))
+    settings = [("dense x1", "float32", "float32", 1, 0, 512), ("dense x2", "float32", "float32", 2, 0, 512),
+                ("dense x2 bf16", "bfloat16", "bfloat16", 2, 0, 512), ("LoRA r16 x2", "float32", "float32", 0, 2, 512),
+                ("dense x1, full logits", "float32", "float32", 1, 0, 0)]
+    print(f"\nPlanned (`sitv plan`) vs measured peak RSS of one sweep worker (CPU, 2 threads), {args.texts} texts "
+          f"per set, length {args.length}, batch {args.batch}; {time.strftime('%Y-%m-%d %H:%M')}; {os.cpu_count()} CPUs")
+    print(f"{'model':<16}{'setting':<24}{'model':>8}{'base':>8}{'vectors':>9}{'activ.':>8}{'planned':>9}"
+          f"{'measured':>9}{'meas/plan':>10}")
+    for model_dir in models:
+        for label, model_dtype, vector_dtype, dense, adapters, chunk in settings:
+            vectors = random_vectors(root, model_dir, dense) if dense else {}
+            vectors |= {f"l{i}": random_adapter(root, model_dir, 16, i) for i in range(adapters)}
+            spec = {"out": str(root / "sweep"), "model_dtype": model_dtype, "vector_dtype": vector_dtype,
+                    "points": args.points, "overrides": sweep_overrides(model_dir, vectors, args.texts, args.length,
+                                                                        args.batch) + [f"eval.logit_chunk={chunk}"]}
+            r = run_child(spec)
+            p, measured = r["plan"], r["eval_peak"] - r["after_imports"]
+            print(f"{Path(model_dir).name[:15]:<16}{label:<24}" + "".join(
+                f"{p[k] / GIB:>{w}.2f}" for k, w in (("model", 8), ("base", 8), ("vectors", 9), ("activations", 8),
+                                                     ("total", 9)))
+                  + f"{measured / GIB:>9.2f}{measured / p['total']:>10.3f}")
+    print("GiB. planned: model + base copy + vectors + activations as `sitv plan` computes them; measured: peak RSS "
+          "while evaluating minus RSS after imports (python, torch, transformers, the plan).")
+
+
 def accuracy_table(args) -> None:
     from sitv_dist.stages import sweep as pipeline
     from sitv_dist.stages.finetune import finetune_here
@@ -217,7 +277,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hidden", default="512,1024,1536", help="widths of the random Llama models")
     parser.add_argument("--smollm2", default="~/.cache/sitv-dist/smollm2-135m-instruct",
-                        help="a prepared SmolLM2 directory (scripts/prepare_smollm2.py); skipped if absent")
+                        help="a prepared SmolLM2 directory (scripts/prepare_model.py); skipped if absent")
+    parser.add_argument("--gemma3", default="~/.cache/sitv-dist/gemma3-270m",
+                        help="a prepared Gemma-3-270M directory (scripts/prepare_model.py --model gemma3-270m)")
+    parser.add_argument("--plan", action="store_true", help="only the planned-vs-measured table (with LoRA and "
+                        "full-logit rows)")
     parser.add_argument("--texts", type=int, default=8, help="texts per eval set")
     parser.add_argument("--length", type=int, default=128)
     parser.add_argument("--batch", type=int, default=16)
@@ -232,6 +296,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         return child(json.loads(args.child))
+    if args.plan:
+        return plan_table(args)
     if not args.skip_memory:
         memory_table(args)
     if not args.skip_accuracy:

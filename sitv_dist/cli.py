@@ -61,8 +61,12 @@ def cmd_finetune(args: argparse.Namespace) -> int:
 
 
 def cmd_taskvector(args: argparse.Namespace) -> int:
-    from .vectors.taskvector import from_checkpoints
-    meta = from_checkpoints(args.base, args.finetuned, Path(args.out), args.dtype)
+    if args.adapter:
+        from .vectors.directions import materialise
+        meta = materialise(args.base, Path(args.adapter), Path(args.out), args.dtype)
+    else:
+        from .vectors.taskvector import from_checkpoints
+        meta = from_checkpoints(args.base, args.finetuned, Path(args.out), args.dtype)
     print(f"wrote {args.out}: {meta['num_parameters']} parameters, |T| = {float(meta['global_norm']):.6g}")
     return 0
 
@@ -76,6 +80,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise ConfigError(f"--shard: {args.shard} is not a shard of this plan (shards 0..{_shards(cfg) - 1}); "
                           "pass --num-shards or set sweep.num_shards to the count you split into")
     return sweep_command(cfg, out, args.shard, wait=args.wait, reduce=not args.no_reduce)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from .sweep.budget import GIB, memory_plan, render
+    cfg = load_config(args.config, list(args.set))
+    plan = memory_plan(cfg, int(args.device_memory * GIB) if args.device_memory else None)
+    print(json.dumps(plan, indent=1) if args.json else render(plan))
+    return 0 if plan["fits"] else 3
 
 
 def cmd_refine(args: argparse.Namespace) -> int:
@@ -175,7 +187,9 @@ def _finetune_args(p):
 
 def _taskvector_args(p):
     p.add_argument("--base", required=True, help="hub id or local directory of the base model")
-    p.add_argument("--finetuned", required=True, help="hub id or local directory of the fine-tuned model")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--finetuned", help="hub id or local directory of the fine-tuned model")
+    which.add_argument("--adapter", help="a PEFT LoRA adapter directory: its dense T = scaling·B·A (base config only)")
     p.add_argument("--out", required=True, help="output .safetensors file")
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
 
@@ -189,6 +203,13 @@ def _sweep_args(p):
     p.add_argument("--launcher", choices=["local", "slurm"], help="override sweep.launcher")
     p.add_argument("--workers", type=int, help="local launcher: worker processes (overrides sweep.workers)")
     p.add_argument("--wait", action="store_true", help="slurm: block until the array job ends, then reduce")
+
+
+def _plan_args(p):
+    _config_args(p)
+    p.add_argument("--device-memory", type=float, metavar="GIB", help="memory of one device (default: "
+                   "sweep.device_memory_gib, else this machine's GPU, else its RAM)")
+    p.add_argument("--json", action="store_true", help="print the plan as JSON")
 
 
 def _refine_args(p):
@@ -225,6 +246,8 @@ COMMANDS = [        # name, help, arguments, what it runs
     ("finetune", "fine-tune the base on tasks and write their task vectors", _finetune_args, cmd_finetune),
     ("taskvector", "T = finetuned - base from any two checkpoints", _taskvector_args, cmd_taskvector),
     ("sweep", "evaluate the planned points (all shards, or one)", _sweep_args, cmd_sweep),
+    ("plan", "memory per worker by part, from the model's config alone; exit 3 when it does not fit", _plan_args,
+     cmd_plan),
     ("refine", "refinement rounds on a finished sweep (crossings and minima of every line)", _refine_args,
      cmd_refine),
     ("derivatives", "exact slope and curvature at α = 0 along every line (and grid pair), with random controls",
@@ -254,8 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except ConfigError as exc:
-        print(f"config error: {exc}", file=sys.stderr)
-        return 2
+        code = getattr(exc, "exit_code", 2)          # 3: sweep.budget.DoesNotFit
+        print(f"{'does not fit' if code == 3 else 'config error'}: {exc}", file=sys.stderr)
+        return code
     except OutDirError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

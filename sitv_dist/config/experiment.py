@@ -112,12 +112,16 @@ class EvalConfig:
     """Texts per forward pass (texts are sorted by length, padding is masked out of the loss)."""
     max_texts: int = 0
     """Use only the first N texts of each eval set (0: all)."""
+    logit_chunk: int = 512
+    """Positions whose logits are formed at once, from the final hidden states through the model's
+    output head (0: the whole batch's [batch, seq, vocab] logits, as the model's forward returns them)."""
 
     def validate(self, key: str) -> None:
         check_source(self.general, f"{key}.general")
         positive(self.max_length, f"{key}.max_length")
         positive(self.batch_size, f"{key}.batch_size")
         non_negative(self.max_texts, f"{key}.max_texts", "0 means all")
+        non_negative(self.logit_chunk, f"{key}.logit_chunk", "0 means full logits")
 
 
 @dataclass
@@ -219,6 +223,10 @@ class ExperimentConfig:
         self.eval.validate("eval")
         self.sweep.validate("sweep")
         self.slurm.validate("slurm")
+        n, ranks = self.sweep.devices_per_worker, self.slurm.ranks_per_task
+        if self.sweep.launcher == "slurm" and n > 1 and self.slurm.gpus_per_task < n * ranks:
+            raise ConfigError(f"slurm.gpus_per_task: {self.slurm.gpus_per_task} GPU(s) for {ranks} rank(s) of "
+                              f"sweep.devices_per_worker={n} each; ask for {n * ranks}")
         vectors = set(names) | set(self.sweep.task_vectors)
         for name, derived in self.sweep.derived_directions.items():
             key = f"sweep.derived_directions.{name}"

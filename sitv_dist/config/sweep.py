@@ -130,8 +130,9 @@ class SweepConfig:
     direction (written as OUT/task_vectors/<name>_d<density>.safetensors) is swept along alpha, giving
     L(alpha, density). Each density's direction stays resident in a worker like any task vector."""
     task_vectors: dict[str, str] = field(default_factory=dict)
-    """Direction name -> task-vector safetensors file. Directions not listed here are the
-    task vectors that `sitv run` fine-tunes (OUT/task_vectors/<task>.safetensors)."""
+    """Direction name -> task-vector safetensors file, or a PEFT LoRA adapter directory
+    (adapter_config.json + adapter_model.safetensors: T = scaling·B·A, never densified). Directions
+    not listed here are the task vectors that `sitv run` fine-tunes (OUT/task_vectors/<task>.safetensors)."""
     derived_directions: dict[str, DerivedDirectionConfig] = field(default_factory=dict)
     """Directions made from task vectors before the sweep, by name, e.g. {neg_qa: {negate: qa_factual},
     rand_qa: {random: qa_factual, normalize: filter, seed: 1}, pos_minus_neg: {difference:
@@ -159,6 +160,17 @@ class SweepConfig:
     max_points: int = 5000
     """Refuse a plan of more unique points than this unless confirmed (`--confirm-large`): a typo in
     a `num` must not start a day-long sweep (or exhaust memory while planning a grid)."""
+    devices_per_worker: int = 1
+    """Devices one worker's model is placed over (accelerate's device map under per-device memory
+    limits); the base copy and vectors of each parameter live on its device. Worker k takes GPUs
+    k·N … k·N+N−1: start GPUs/N workers (torchrun --nproc_per_node=GPUs/N, slurm.gpus_per_task=N·ranks)."""
+    resident: str = "device"
+    """Where the base copy and dense task vectors live: 'device' (beside each parameter) or 'host'
+    (CPU memory; each tensor is streamed to its parameter's device for its add: the same bits, for
+    models whose copies do not fit on the device)."""
+    device_memory_gib: float = 0.0
+    """Memory of one device for the check `sitv sweep` runs before loading (see `sitv plan`); 0: the
+    GPU's own total, or the machine's memory on the CPU."""
 
     def validate(self, key: str) -> None:
         self.alpha.validate(f"{key}.alpha")
@@ -169,6 +181,9 @@ class SweepConfig:
         non_negative(self.threads_per_worker, f"{key}.threads_per_worker", "0 means torch's default")
         positive(self.max_points, f"{key}.max_points")
         choice(self.derived_sets, ("general", "all"), f"{key}.derived_sets")
+        positive(self.devices_per_worker, f"{key}.devices_per_worker")
+        choice(self.resident, ("device", "host"), f"{key}.resident")
+        non_negative(self.device_memory_gib, f"{key}.device_memory_gib", "0: the device's own")
         choice(self.apply_dtype, DTYPES, f"{key}.apply_dtype")
         choice(self.vector_dtype, DTYPES, f"{key}.vector_dtype")
         positive(self.num_shards, f"{key}.num_shards")
@@ -178,8 +193,10 @@ class SweepConfig:
             grid.validate(f"{key}.grids.{i}")
         for name, path in self.task_vectors.items():
             path_name(name, f"{key}.task_vectors.{name}")
-            if not Path(path).expanduser().is_file():
-                raise ConfigError(f"{key}.task_vectors.{name}: file {path!r} does not exist")
+            p = Path(path).expanduser()
+            if not (p.is_file() or (p / "adapter_config.json").is_file()):
+                raise ConfigError(f"{key}.task_vectors.{name}: {path!r} is neither a task-vector file nor a "
+                                  "PEFT adapter directory (with adapter_config.json)")
         for i, merge in enumerate(self.merge_sweeps):
             merge.validate(f"{key}.merge_sweeps.{i}")
         for name, derived in self.derived_directions.items():

@@ -10,7 +10,7 @@ from ..config.specs import sources
 from ..models.location import base_architecture, check_tokenizer_files
 from ..outdir import OutDir
 from ..texts import eval_texts, load_texts
-from ..vectors import taskvector
+from ..vectors import directions, lora, taskvector
 from ..vectors.derived import write_direction
 
 
@@ -39,11 +39,17 @@ def preflight(cfg: ExperimentConfig) -> None:
                               f"its task vector in sweep.task_vectors.{name}")
         load_texts(task.train, key=f"tasks.{index}.train", embedded_name=name, split="train",
                    text_field=task.text_field)
+    for name, derived in cfg.sweep.derived_directions.items():
+        for source in sources(derived.spec()):
+            if source in cfg.sweep.task_vectors and lora.is_adapter(Path(cfg.sweep.task_vectors[source]).expanduser()):
+                raise ConfigError(f"sweep.derived_directions.{name}: {source!r} is a LoRA adapter; derived directions "
+                                  f"need a dense task vector: `sitv taskvector --base BASE --adapter "
+                                  f"{cfg.sweep.task_vectors[source]} --out T.safetensors` and name that file")
     explicit = [n for n in cfg.sweep.task_vectors if n in cfg.direction_names() or n in _derived_sources(cfg)]
     if explicit:
         shapes = taskvector.config_shapes(base_architecture(cfg))
         for name in explicit:
-            taskvector.check_fits(Path(cfg.sweep.task_vectors[name]).expanduser(), shapes,
+            directions.check_fits(Path(cfg.sweep.task_vectors[name]).expanduser(), shapes,
                                   f"sweep.task_vectors.{name}")
 
 

@@ -17,6 +17,7 @@ from ..distributed import local, slurm, torchrun
 from ..distributed.where import Place, from_env, owned_shards
 from ..models.location import base_location
 from ..outdir import RUN_VARIABLE, OutDir
+from ..sweep import budget
 from ..sweep.fingerprint import changes, experiment_inputs
 from ..sweep.hashing import FileHashes
 from ..sweep.plan import Plan, load_plan, make_plan
@@ -49,6 +50,7 @@ def plan_sweep(cfg: ExperimentConfig, out: OutDir, min_shards: int = 1) -> Plan:
     preflight(cfg)
     location = base_location(cfg, out)
     derive_directions(cfg, out)       # before the fingerprint, which digests every direction's file
+    budget.check(cfg, location)       # the memory plan (`sitv plan`): refuse before any model loads
     hashes = FileHashes(out.hash_cache)
     inputs = experiment_inputs(cfg, location, taskvector.direction_files(cfg, out), eval_texts(cfg), hashes)
     if cfg.sweep.launcher == "slurm":

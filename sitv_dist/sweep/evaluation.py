@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from ..config import ConfigError
-from ..models.loss import token_nll
+from ..models.loss import check_chunked, chunked_token_nll, token_nll
 from ..texts import Text
 
 
@@ -76,14 +76,33 @@ def build_eval_set(name: str, texts: list[Text], tokenizer, max_length: int, bat
 
 
 @torch.inference_mode()
-def per_text_nll(model: torch.nn.Module, eval_set: EvalSet) -> np.ndarray:
-    """Sum of next-token NLL of each text (float64); padding never counts."""
+def per_text_nll(model: torch.nn.Module, eval_set: EvalSet, chunk: int = 0) -> np.ndarray:
+    """Sum of next-token NLL of each text (float64); padding never counts. `chunk` > 0: the
+    logits are formed `chunk` positions at a time (models.loss.chunked_token_nll)."""
     out = np.zeros(len(eval_set.categories), dtype=np.float64)
     for batch in eval_set.batches:
-        logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
-        nll = token_nll(logits, batch.input_ids, batch.attention_mask)
+        if chunk:
+            nll = chunked_token_nll(model, batch.input_ids, batch.attention_mask, chunk)
+        else:
+            logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
+            nll = token_nll(logits, batch.input_ids, batch.attention_mask)
         out[batch.rows] = nll.double().sum(dim=1).cpu().numpy()
     return out
+
+
+@torch.inference_mode()
+def usable_chunk(model: torch.nn.Module, sets: dict[str, EvalSet], chunk: int) -> int:
+    """`chunk` when the chunked loss matches the plain one on the first text of the first set
+    (one plain forward of one text), else 0 with a warning: an architecture whose output head
+    or logit post-processing the chunked path does not cover falls back to full logits."""
+    batch = next((s.batches[0] for s in sets.values() if s.batches), None)
+    if not chunk or batch is None:
+        return chunk
+    problem = check_chunked(model, batch.input_ids[:1], batch.attention_mask[:1], chunk)
+    if problem:
+        print(f"eval.logit_chunk: {problem}; computing full logits instead", flush=True)
+        return 0
+    return chunk
 
 
 def summarize(eval_set: EvalSet, nll: np.ndarray) -> dict:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..config import ConfigError, ExperimentConfig
 from ..texts import Text
+from ..vectors import directions as direction_files
 from .hashing import FileHashes
 
 # Files of a model directory the losses depend on (weights, config, tokenizer); READMEs,
@@ -53,18 +54,28 @@ def model_identity(location: str, gguf_file: str, hashes: FileHashes) -> dict:
     return out
 
 
+def _direction_digest(path: Path, hashes: FileHashes) -> str:
+    """A dense task vector by its tensors; a LoRA adapter directory by its config and weights."""
+    if direction_files.lora.is_adapter(path):
+        parts = [hashes.digest(f) for f in (Path(path) / direction_files.lora.CONFIG_FILE,
+                                            Path(path) / direction_files.lora.WEIGHTS_FILE) if f.is_file()]
+        return "lora:" + hashlib.sha256("".join(parts).encode()).hexdigest()
+    return hashes.digest(path)
+
+
 def experiment_inputs(cfg: ExperimentConfig, location: str, tv_paths: dict[str, Path],
                       texts: dict[str, list[Text]], hashes: FileHashes) -> dict:
     """Every component a loss depends on, as JSON (kept in plan.json to say what changed)."""
     settings = {"model.dtype": cfg.model.dtype, "model.gguf_file": cfg.model.gguf_file,
                 "sweep.apply_dtype": cfg.sweep.apply_dtype, "sweep.vector_dtype": cfg.sweep.vector_dtype,
-                "eval.max_length": cfg.eval.max_length, "eval.batch_size": cfg.eval.batch_size}
+                "eval.max_length": cfg.eval.max_length, "eval.batch_size": cfg.eval.batch_size,
+                "eval.logit_chunk": cfg.eval.logit_chunk}
     directions = {}
     for name, path in sorted(tv_paths.items()):
-        if not path.is_file():
+        if not direction_files.exists(path):
             raise ConfigError(f"sweep.task_vectors.{name}: {path} does not exist; fine-tune first "
                               "(`sitv finetune`) or name an existing file")
-        directions[name] = hashes.digest(path)
+        directions[name] = _direction_digest(path, hashes)
     sets = {}
     for name in sorted(texts):
         h = hashlib.sha256()
@@ -96,7 +107,7 @@ def changes(old: dict, new: dict) -> list[str]:
     old_model, new_model = old.get("model", {}), new.get("model", {})
     if "files" not in old_model or "files" not in new_model:       # a hub id known by name only
         if (old_model.get("hub"), old_model.get("revision")) != (new_model.get("hub"), new_model.get("revision")):
-                out.append(f"model: {old_model.get('hub') or 'local files'} at {old_model.get('revision', '-')} → "
+            out.append(f"model: {old_model.get('hub') or 'local files'} at {old_model.get('revision', '-')} → "
                        f"{new_model.get('hub') or 'local files'} at {new_model.get('revision', '-')}")
     old_files, new_files = old_model.get("files", {}), new_model.get("files", {})
     for name in sorted(set(old_files) | set(new_files)):

@@ -213,9 +213,10 @@ class Plan:
                        points=[replace(p, shard=i % num_shards) for i, p in enumerate(self.points)])
 
 
-def make_plan(cfg: ExperimentConfig, inputs: dict, min_shards: int = 1) -> Plan:
+def make_plan(cfg: ExperimentConfig, inputs: dict | None, min_shards: int = 1) -> Plan:
     """Unique points with the eval sets each needs, assigned round-robin to at least
-    `min_shards` shards (one per worker of the launch)."""
+    `min_shards` shards (one per worker of the launch). `inputs` None: a plan to count with
+    (the memory plan), whose points match no result."""
     directions = cfg.direction_names()
     all_sets = eval_set_names(cfg)
     derived_sets = all_sets if cfg.sweep.derived_sets == "all" else ["general"]
@@ -246,8 +247,8 @@ def make_plan(cfg: ExperimentConfig, inputs: dict, min_shards: int = 1) -> Plan:
     for i, v in enumerate(ordered):
         sets = [s for s in all_sets if s in points[v]["sets"]]
         planned.append(PlannedPoint(point_id(directions, list(v)), list(v), sets, i % n, sorted(points[v]["sweeps"]),
-                                    fingerprint=point_fingerprint(inputs, directions, list(v), sets)))
-    return Plan(inputs, directions, all_sets, n, requested, len(ordered), planned, sweeps)
+                                    fingerprint=point_fingerprint(inputs, directions, list(v), sets) if inputs else ""))
+    return Plan(inputs or {}, directions, all_sets, n, requested, len(ordered), planned, sweeps)
 
 
 def load_plan(out: OutDir | str) -> Plan:

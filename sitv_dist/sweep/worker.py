@@ -14,13 +14,14 @@ from tqdm.auto import tqdm
 
 from ..config import ConfigError, ExperimentConfig, load_config
 from ..io import finite_or_none
-from ..models.loading import DTYPE, load_model, load_tokenizer, resolve_device
+from ..models.loading import DTYPE, load_tokenizer, resolve_device
 from ..models.location import model_location
+from ..models.placement import load_placed, worker_devices
 from ..outdir import RUN_VARIABLE, OutDir
 from ..texts import eval_texts
-from ..vectors import taskvector
+from ..vectors import directions, taskvector
 from .apply import PointWriter
-from .evaluation import build_eval_set, per_text_nll, summarize
+from .evaluation import build_eval_set, per_text_nll, summarize, usable_chunk
 from .plan import Plan, PlannedPoint, load_plan
 
 
@@ -35,7 +36,11 @@ class Worker:
         self.cfg, self.out, self.plan = cfg, out, plan
         self.device = device or resolve_device(cfg.model.device)
         location = model_location(cfg)
-        self.model = load_model(location, cfg.model, self.device)
+        devices = worker_devices(self.device, cfg.sweep.devices_per_worker)
+        if devices[0].type == "cuda":
+            torch.cuda.set_device(devices[0])        # a torchrun rank's current GPU: its own first one
+        self.model = load_placed(location, cfg.model, devices)
+        self.device = self.model.get_input_embeddings().weight.device      # where the batches go
         tokenizer = load_tokenizer(location)
         texts = eval_texts(cfg)
         rows = self.model.get_input_embeddings().num_embeddings
@@ -45,9 +50,11 @@ class Worker:
         paths = taskvector.direction_files(cfg, out)
         points = plan.points if points is None else points
         used = [d for i, d in enumerate(plan.directions) if any(p.coefficients[i] != 0.0 for p in points)]
-        vectors = {d: taskvector.load(paths[d], self.model, f"sweep.task_vectors.{d}", self.device,
+        home = torch.device("cpu") if cfg.sweep.resident == "host" else None      # None: each parameter's device
+        vectors = {d: directions.load(paths[d], self.model, f"sweep.task_vectors.{d}", home,
                                       DTYPE[cfg.sweep.vector_dtype]) for d in used}
-        self.writer = PointWriter(self.model, vectors, DTYPE[cfg.sweep.apply_dtype])
+        self.writer = PointWriter(self.model, vectors, DTYPE[cfg.sweep.apply_dtype], cfg.sweep.resident)
+        self.chunk = usable_chunk(self.model, self.sets, cfg.eval.logit_chunk)
         out.write_eval_sets(_eval_sets_info(self.sets))
 
     def evaluate(self, point: PlannedPoint) -> dict:
@@ -55,7 +62,7 @@ class Worker:
         self.writer.apply(self.plan.coefficients(point))
         sets = {}
         for name in point.sets:
-            nll = per_text_nll(self.model, self.sets[name])
+            nll = per_text_nll(self.model, self.sets[name], self.chunk)
             summary = summarize(self.sets[name], nll)
             summary["loss"] = finite_or_none(summary["loss"])
             for cat in summary.get("categories", {}).values():

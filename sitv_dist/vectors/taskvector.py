@@ -117,13 +117,14 @@ def check_fits(path: Path, shapes: dict[str, tuple], key: str) -> None:
     _check_fits(path, file_shapes(path, key), shapes, key)
 
 
-def load(path: Path, model: torch.nn.Module, key: str, device: torch.device,
+def load(path: Path, model: torch.nn.Module, key: str, device: torch.device | None,
          dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
-    """Load T for `model`, failing (naming `key`) if names or shapes do not match."""
+    """Load T for `model`, failing (naming `key`) if names or shapes do not match. `device`
+    None: each tensor on its parameter's device (a model placed over several devices)."""
     params = parameters(model)
     _check_fits(path, file_shapes(path, key), {n: tuple(p.shape) for n, p in params.items()}, key)
     with _open(path, key) as f:
-        return {name: f.get_tensor(name).to(device=device, dtype=dtype) for name in params}
+        return {name: f.get_tensor(name).to(device=device or p.device, dtype=dtype) for name, p in params.items()}
 
 
 def from_checkpoints(base_location: str, finetuned_location: str, out: Path, dtype: str = "float32",

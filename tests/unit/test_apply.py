@@ -69,3 +69,19 @@ def test_low_precision_vectors_are_upcast_exactly_and_base_stays_in_model_dtype(
     for name, p in parameters(model).items():
         expected = torch.add(snapshot[name].to(torch.bfloat16).float(), T16[name].float(), alpha=-1.25)
         assert torch.equal(p, expected.to(torch.bfloat16)), name
+
+
+def test_low_precision_parameters_formed_in_row_blocks_give_the_same_bits(toy, monkeypatch):
+    """A bf16 model's parameters are formed in fp32 scratch of bounded size, block by block."""
+    from sitv_dist.sweep import apply as apply_module
+    base32, ft = load(toy["base"]), load(toy["ft"])
+    T = difference(base32, ft)
+    whole = load(toy["base"], "bfloat16")
+    PointWriter(whole, {"t": T, "u": T}, torch.float32).apply({"t": 0.7, "u": -0.3})
+    monkeypatch.setattr(apply_module, "SCRATCH_ELEMENTS", 100)       # 32-wide rows: 3 rows per block
+    blocked = load(toy["base"], "bfloat16")
+    writer = PointWriter(blocked, {"t": T, "u": T}, torch.float32)
+    assert writer.scratch[torch.device("cpu")].numel() == 3 * 32     # 3 rows of the 32-wide embedding at most
+    writer.apply({"t": 0.7, "u": -0.3})
+    for name, p in parameters(blocked).items():
+        assert torch.equal(p, parameters(whole)[name]), name

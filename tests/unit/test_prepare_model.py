@@ -1,4 +1,4 @@
-"""scripts/prepare_smollm2.py on a tiny Llama GGUF written here with the `gguf` package
+"""scripts/prepare_model.py on a tiny Llama GGUF written here with the `gguf` package
 (byte-level BPE tokenizer, F32 tensors, no output.weight: tied embeddings, as SmolLM2):
 no 93 MB package needed. Skipped when `gguf` is not installed."""
 from __future__ import annotations
@@ -12,13 +12,13 @@ import torch
 
 gguf = pytest.importorskip("gguf")
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "prepare_smollm2.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "prepare_model.py"
 HIDDEN, FFN, HEADS, KV_HEADS, LAYERS = 16, 32, 2, 1, 2
 
 
 @pytest.fixture(scope="module")
 def prep():
-    spec = importlib.util.spec_from_file_location("prepare_smollm2", SCRIPT)
+    spec = importlib.util.spec_from_file_location("prepare_model", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -124,3 +124,25 @@ def test_main_is_idempotent(prep, tiny_gguf, tmp_path, capsys):
     prep.main(["--gguf", str(tiny_gguf), "--out", str(out)])
     assert "nothing to do" in capsys.readouterr().out
     assert (out / "model.safetensors").stat().st_mtime_ns == stamp
+
+
+def test_gemma3_gguf_is_reassembled_by_its_package(prep, tmp_path, monkeypatch):
+    """The gemma3 entry asks its package to write the GGUF (chunked wheels) into a cache beside
+    the output, then converts that file like any other."""
+    pkg = tmp_path / "site" / "fake_chunked_gguf"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text(
+        "from pathlib import Path\nMODEL_NAME = 'm.gguf'\n"
+        "def assemble(path):\n    Path(path).parent.mkdir(parents=True, exist_ok=True)\n"
+        "    Path(path).write_bytes(b'GGUF'); return Path(path)\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    got = prep.assembled_gguf("fake_chunked_gguf", tmp_path / "cache")
+    assert got == tmp_path / "cache" / "m.gguf" and got.read_bytes() == b"GGUF"
+    with pytest.raises(SystemExit, match="pip install gguf no-such-gguf-pkg"):
+        prep.assembled_gguf("no_such_gguf_pkg", tmp_path / "cache")
+    converted = []
+    monkeypatch.setattr(prep, "convert", lambda gguf, out: converted.append((gguf, out)))
+    monkeypatch.setattr(prep, "check", lambda out, n, prompt: " the capital of the country of France.")
+    monkeypatch.setitem(prep.MODELS, "gemma3-270m", prep.MODELS["gemma3-270m"]._replace(package="fake_chunked_gguf"))
+    assert prep.main(["--model", "gemma3-270m", "--out", str(tmp_path / "g")]) == 0
+    assert converted == [(tmp_path / ".g-gguf" / "m.gguf", (tmp_path / "g").resolve())]
