@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ..config import ConfigError, ExperimentConfig
 from ..config.specs import sources
+from ..multiple_choice import mc_sets
 from ..outdir import OutDir
 from ..texts import eval_texts, load_texts
 from ..vectors import taskvector
@@ -25,6 +26,7 @@ def preflight(cfg: ExperimentConfig) -> None:
     """Every text set loads and is non-empty, and explicit task vectors fit the model (from
     its config alone), before any model loads or trains."""
     eval_texts(cfg)
+    mc_sets(cfg)
     for name in tasks_to_finetune(cfg):
         index = next(i for i, t in enumerate(cfg.tasks) if t.name == name)
         task = cfg.tasks[index]

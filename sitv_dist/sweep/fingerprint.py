@@ -10,6 +10,7 @@ from pathlib import Path
 from ..config import ConfigError, ExperimentConfig
 from ..texts import Text
 from ..vectors import taskvector
+from .scores import score_settings
 
 
 def _model_identity(location: str) -> str:
@@ -35,6 +36,7 @@ def fingerprint(cfg: ExperimentConfig, location: str, tv_paths: dict[str, Path],
             raise ConfigError(f"sweep.task_vectors.{name}: {path} does not exist; fine-tune first "
                               "(`sitv finetune`) or name an existing file")
         settings[f"tv:{name}"] = taskvector.read_metadata(path).get("content_hash") or str(path.stat().st_size)
+    settings.update(score_settings(cfg))        # multiple-choice sets and lm-eval settings, when configured
     h.update(json.dumps(settings, sort_keys=True).encode())
     for name in sorted(texts):
         h.update(name.encode())

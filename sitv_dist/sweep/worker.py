@@ -19,6 +19,7 @@ from ..vectors import taskvector
 from .apply import PointWriter
 from .evaluation import build_eval_set, per_text_nll, summarize
 from .plan import Plan, PlannedPoint, load_plan
+from .scores import PointScores
 
 
 class Worker:
@@ -43,6 +44,7 @@ class Worker:
         vectors = {d: taskvector.load(paths[d], self.model, f"sweep.task_vectors.{d}", self.device,
                                       DTYPE[cfg.sweep.vector_dtype]) for d in used}
         self.writer = PointWriter(self.model, vectors, DTYPE[cfg.sweep.apply_dtype])
+        self.scores = PointScores(cfg, plan, self.model, tokenizer, self.device)     # accuracy, lm-eval
         out.write_eval_sets({name: {"texts": len(s.categories), "tokens": s.tokens.tolist(),
                                     "categories": s.categories} for name, s in self.sets.items()})
 
@@ -60,9 +62,10 @@ class Worker:
             summary["nll_sum"] = finite_or_none(summary["nll_sum"])
             summary["per_text_nll"] = [finite_or_none(x) for x in nll.tolist()]
             sets[name] = summary
-        return {"id": point.id, "fingerprint": self.plan.fingerprint,
-                "coefficients": self.plan.coefficients(point),
-                "sets": sets, "time_s": time.perf_counter() - start, "device": str(self.device)}
+        record = {"id": point.id, "fingerprint": self.plan.fingerprint,
+                  "coefficients": self.plan.coefficients(point), "sets": sets}
+        self.scores.add(point, record)
+        return record | {"time_s": time.perf_counter() - start, "device": str(self.device)}
 
 
 def run_shards(cfg: ExperimentConfig, out: OutDir, plan: Plan, shards: list[int],

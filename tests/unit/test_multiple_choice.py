@@ -1,0 +1,167 @@
+"""Native multiple-choice scoring against lm-evaluation-harness itself (a local task YAML over
+local data, run with lm-eval's own HFLM on the same in-memory model) and against a direct,
+unbatched computation; the embedded sets; config errors."""
+import json
+import math
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import SENTENCES, write_jsonl
+from sitv_dist.config import ConfigError, load_config
+from sitv_dist.models.loading import load_model, load_tokenizer
+from sitv_dist.config import ModelConfig
+from sitv_dist.multiple_choice import Item, load_items
+from sitv_dist.sweep.multiple_choice import build_mc_set, choice_loglikelihoods, encode_pair, score
+
+lm_eval = pytest.importorskip("lm_eval")       # the `test` extra installs it
+
+
+def mc_rows(seed: int = 0) -> list[dict]:
+    """Items of every form the encoding must get right: contexts with and without a trailing
+    space, choices with and without a leading one, 2 to 4 choices of different lengths. No two
+    items share a whole (context + choice) text: lm-eval's logits cache (HFLM's default
+    `logits_cache=True`) groups requests across documents by context + continuation[:-1] and
+    then scores a request whose split point differs from its group's with the wrong positions."""
+    rng = random.Random(seed)
+    rows = []
+    for i, s in enumerate(SENTENCES + [f"Once more: {s}" for s in SENTENCES]):
+        words = s.split()
+        cut = rng.randrange(2, len(words) - 1)
+        context = " ".join(words[:cut]) + (" " if i % 3 == 0 else "")
+        right = ("" if i % 3 == 0 else " ") + " ".join(words[cut:])
+        others = [("" if i % 3 == 0 else " ") + " ".join(rng.choice(SENTENCES).split()[:rng.randrange(1, 6)])
+                  for _ in range(1 + i % 3)]
+        choices = others + [right]
+        rng.shuffle(choices)
+        rows.append({"context": context, "choices": choices, "answer": choices.index(right)})
+    return rows
+
+
+TASK_YAML = """task: toy_mc
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    test: {data}
+test_split: test
+output_type: multiple_choice
+doc_to_text: context
+doc_to_choice: choices
+doc_to_target: answer
+target_delimiter: ""
+metric_list:
+  - metric: acc
+  - metric: acc_norm
+"""
+
+
+def model_at(toy, alpha: float):
+    """base + α(ft − base), built directly from the two checkpoints."""
+    from transformers import AutoModelForCausalLM
+    model = load_model(str(toy["base"]), ModelConfig(device="cpu"))
+    ft = AutoModelForCausalLM.from_pretrained(toy["ft"]).state_dict()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            p.copy_(p + alpha * (ft[name] - p))
+    return model
+
+
+def direct_loglikelihood(model, tok, context: str, choice: str) -> float:
+    """One pair, unbatched, float64 log-softmax: the definition."""
+    ctx, cont = encode_pair(tok, context, choice)
+    ids = torch.tensor([ctx + cont])
+    with torch.no_grad():
+        logp = torch.log_softmax(model(input_ids=ids).logits[0].double(), dim=-1)
+    return float(sum(logp[len(ctx) - 1 + k, t] for k, t in enumerate(cont)))
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.7])
+def test_native_accuracy_equals_lm_eval_and_direct_loglikelihoods(toy, tmp_path, alpha):
+    from lm_eval.models.huggingface import HFLM
+    from lm_eval.tasks import TaskManager
+    rows = mc_rows()
+    data = write_jsonl(tmp_path / "mc.jsonl", rows)
+    (tmp_path / "tasks").mkdir()
+    (tmp_path / "tasks" / "toy_mc.yaml").write_text(TASK_YAML.format(data=data))
+    tok = load_tokenizer(str(toy["base"]))
+    model = model_at(toy, alpha)
+    items = load_items(data, "test")
+    mc = build_mc_set("toy", items, tok, batch_size=4, window=model.config.max_position_embeddings,
+                      device=torch.device("cpu"))
+    lls = choice_loglikelihoods(model, mc)
+    ours = score(mc, lls)
+
+    for it, ll in zip(items, lls):           # every per-choice log-likelihood, against the definition
+        direct = [direct_loglikelihood(model, tok, it.context, c) for c in it.choices]
+        np.testing.assert_allclose(ll, direct, rtol=1e-6, atol=1e-5)   # float32 sums near -100
+
+    res = lm_eval.simple_evaluate(model=HFLM(pretrained=model, tokenizer=tok, batch_size=4), tasks=["toy_mc"],
+                                  task_manager=TaskManager(include_path=str(tmp_path / "tasks")),
+                                  bootstrap_iters=0, log_samples=True, cache_requests=False)
+    theirs = res["results"]["toy_mc"]
+    assert ours["items"] == len(rows) == len(res["samples"]["toy_mc"])
+    assert ours["acc"] == theirs["acc,none"] and ours["acc_norm"] == theirs["acc_norm,none"]
+    for sample in res["samples"]["toy_mc"]:  # lm-eval's own per-choice log-likelihoods
+        k = sample["doc_id"]
+        np.testing.assert_allclose(lls[k], [r[0] for r in sample["filtered_resps"]], rtol=1e-6, atol=1e-5)
+    assert 0.0 < ours["acc"] < 1.0           # a real spread, not a degenerate answer
+    assert ours["correct"] == [int(np.argmax(ll) == it.answer) for ll, it in zip(lls, items)]
+
+
+def test_encode_pair_moves_trailing_space_and_splits_whole(toy):
+    tok = load_tokenizer(str(toy["base"]))
+    ctx, cont = encode_pair(tok, "The river runs ", "north")
+    assert ctx == tok.encode("The river runs")
+    whole = tok.encode("The river runs north")
+    assert ctx + cont == whole and tok.decode(cont) == " north"
+    assert ctx[0] == tok.bos_token_id        # the tokenizer's default special tokens, as HFLM
+
+
+def test_batched_scores_do_not_depend_on_batch_size(toy):
+    tok = load_tokenizer(str(toy["base"]))
+    model = model_at(toy, 0.3)
+    items = [Item(r["context"], tuple(r["choices"]), r["answer"]) for r in mc_rows(1)]
+    runs = [choice_loglikelihoods(model, build_mc_set("t", items, tok, b, 128, torch.device("cpu"))) for b in (1, 7)]
+    for a, b in zip(*runs):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-5)
+
+
+def test_embedded_sets_load_and_answers_vary():
+    from sitv_dist.config import EMBEDDED_TASKS
+    from sitv_dist.multiple_choice import embedded_mc_file
+    for task in EMBEDDED_TASKS:
+        items = load_items(embedded_mc_file(task), task)
+        assert len(items) >= 90
+        answers = [it.answer for it in items]
+        assert len(set(answers)) == len(items[0].choices)       # the right answer is not always first
+        assert all(it.choices[it.answer].startswith(" ") and len(set(it.choices)) == len(it.choices) for it in items)
+
+
+def test_embedded_sets_regenerate_byte_for_byte(tmp_path):
+    from sitv_dist.embedded.multiple_choice import write
+    from sitv_dist.multiple_choice import embedded_mc_file
+    for path in write(tmp_path):
+        assert path.read_bytes() == embedded_mc_file(path.name.removesuffix("_mc.jsonl")).read_bytes()
+
+
+def test_bad_multiple_choice_files_are_config_errors(toy, tmp_path):
+    from sitv_dist.multiple_choice import mc_sets
+
+    def cfg(mc):
+        task = {"name": "x", "train": "", "eval": str(toy["task"]), "multiple_choice": mc}
+        return load_config(None, [f"tasks=[{json.dumps(task)}]", "sweep.directions=[x]", "sweep.grids=[]"])
+    bad = write_jsonl(tmp_path / "bad.jsonl", [{"context": "a", "choices": [" b", " c"], "answer": 0},
+                                              {"context": "a", "choices": [" b"], "answer": 0}])
+    with pytest.raises(ConfigError, match=r"tasks.0.multiple_choice: .*bad.jsonl row 2: 'choices' must be a list"):
+        mc_sets(cfg(str(bad)))
+    out_of_range = write_jsonl(tmp_path / "oor.jsonl", [{"context": "a", "choices": [" b", " c"], "answer": 2}])
+    with pytest.raises(ConfigError, match=r"row 1: 'answer' must be the index of the right choice \(0..1\)"):
+        mc_sets(cfg(str(out_of_range)))
+    with pytest.raises(ConfigError, match=r"tasks.0.multiple_choice: .*missing.jsonl' is not an existing .jsonl"):
+        cfg(str(tmp_path / "missing.jsonl"))
+    with pytest.raises(ConfigError, match=r"tasks.0.multiple_choice: task 'x' has no embedded multiple-choice set"):
+        cfg("embedded")
+    assert mc_sets(cfg("auto")) == {} and mc_sets(cfg("")) == {}
+    assert len(mc_sets(load_config(None, []))["qa_factual"]) == 100      # the default: embedded sets
