@@ -165,3 +165,43 @@ def test_bad_multiple_choice_files_are_config_errors(toy, tmp_path):
         cfg("embedded")
     assert mc_sets(cfg("auto")) == {} and mc_sets(cfg("")) == {}
     assert len(mc_sets(load_config(None, []))["qa_factual"]) == 100      # the default: embedded sets
+
+
+def _with_mc(path, mc_file, **eval_extra):
+    import yaml
+    cfg = yaml.safe_load(path.read_text())
+    cfg["tasks"][0]["multiple_choice"] = str(mc_file)
+    cfg["eval"].update(eval_extra)
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_sweep_records_accuracy_per_point_and_refuses_stale_points(toy, tmp_path, capsys):
+    from conftest import make_config
+    from sitv_dist.cli import main
+    from sitv_dist.outdir import OutDir
+    from sitv_dist.sweep.reduce import reduce
+    data = write_jsonl(tmp_path / "mc.jsonl", mc_rows())
+    out = tmp_path / "out"
+    path = _with_mc(make_config(toy, tmp_path, out, squaring=False, compositional=False, refine_rounds=0), data)
+    assert main(["sweep", "-c", str(path), "--no-reduce"]) == 0
+    reduce(out)
+    res = json.loads((out / "results" / "line_mytask.json").read_text())
+    tok = load_tokenizer(str(toy["base"]))
+    items = load_items(data, "t")
+    for k in (2, 6):                          # α = -0.5 and 0.5, against a standalone scoring
+        point = res["points"][res["index"]["line"][k]]
+        model = model_at(toy, res["alpha"][k])
+        mc = build_mc_set("t", items, tok, 3, 128, torch.device("cpu"))
+        expected = score(mc, choice_loglikelihoods(model, mc))
+        assert point["tasks"]["mytask"]["mc"] == {"acc": expected["acc"], "acc_norm": expected["acc_norm"],
+                                                  "items": len(items)}
+        record = OutDir(out).read_point(point["id"], None)["sets"]["task:mytask"]["mc"]
+        np.testing.assert_allclose(np.concatenate([np.array(x) for x in record["loglikelihoods"]]),
+                                   np.concatenate(expected["loglikelihoods"]), rtol=1e-6, atol=1e-5)
+        assert record["correct"] == expected["correct"]
+    # another multiple-choice set makes every stored point stale: the run refuses to mix them
+    other = write_jsonl(tmp_path / "mc2.jsonl", mc_rows(seed=5))
+    capsys.readouterr()
+    assert main(["sweep", "-c", str(_with_mc(path, other)), "--no-reduce"]) == 2
+    assert "holds results of a different experiment" in capsys.readouterr().err
