@@ -11,6 +11,8 @@ from pathlib import Path
 
 from ..io import atomic_write_text
 from ..outdir import OutDir
+from .accuracy import accuracy_analysis, accuracy_uncertainty
+from .accuracy_report import plot_accuracy
 from .analysis import analyse, to_jsonable
 from .bootstrap_run import run_uncertainty
 from .plots import plot_sweep
@@ -81,6 +83,7 @@ def build_analysis(run: dict) -> dict:
         "dedupe": dedupe_summary(run["plan"]),
         "timing": timing_summary(run["timings"], run["results"]),
         "training": {task: history_summary(h) for task, h in run["histories"].items()},
+        "accuracy": {name: acc for name, res in run["results"].items() if (acc := accuracy_analysis(res))},
     })
 
 
@@ -99,9 +102,16 @@ def write_report(out_dir: Path, bootstrap: int = 1000, level: float = 0.95, seed
         unc = run_uncertainty(out, run["results"], replicates=bootstrap, level=level, seed=seed)
         if unc:
             an["uncertainty"] = unc
+        accuracy_unc = {name: u for name in an["accuracy"]
+                        if (u := accuracy_uncertainty(out, run["results"][name], bootstrap, level, seed))}
+        if accuracy_unc:
+            an["accuracy_uncertainty"] = accuracy_unc
     an["plots"] = {}
     for name, res in run["results"].items():
         paths = plot_sweep(res, an["sweeps"][name], out.plots_dir)
+        if name in an["accuracy"]:
+            paths += plot_accuracy(an["accuracy"][name], (an.get("accuracy_uncertainty") or {}).get(name),
+                                   out.plots_dir)
         an["plots"][name] = [p.relative_to(out.root).as_posix() for p in paths]
     atomic_write_text(out.analysis, json.dumps(an, indent=1, allow_nan=False) + "\n")
     atomic_write_text(out.report, render_report(run, an))

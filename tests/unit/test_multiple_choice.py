@@ -205,3 +205,29 @@ def test_sweep_records_accuracy_per_point_and_refuses_stale_points(toy, tmp_path
     capsys.readouterr()
     assert main(["sweep", "-c", str(_with_mc(path, other)), "--no-reduce"]) == 2
     assert "holds results of a different experiment" in capsys.readouterr().err
+
+
+def test_report_has_accuracy_curves_intervals_and_best_alpha(toy, tmp_path):
+    from conftest import make_config
+    from sitv_dist.cli import main
+    data = write_jsonl(tmp_path / "mc.jsonl", mc_rows())
+    out = tmp_path / "out"
+    path = _with_mc(make_config(toy, tmp_path, out, grid_num=3, squaring=False, compositional=False,
+                                refine_rounds=0), data)
+    assert main(["sweep", "-c", str(path)]) == 0
+    an = json.loads((out / "analysis.json").read_text())
+    res = json.loads((out / "results" / "line_mytask.json").read_text())
+    acc = an["accuracy"]["line_mytask"]["series"]["mc:mytask"]["metrics"]["acc"]
+    curve = [res["points"][i]["tasks"]["mytask"]["mc"]["acc"] for i in res["index"]["line"]]
+    assert acc["curve"] == curve
+    k = int(np.argmax(curve))
+    assert acc["best"] == {"x": res["alpha"][k], "y": max(curve)}
+    unc = an["accuracy_uncertainty"]["line_mytask"]["mytask"]["acc"]
+    for (lo, hi), y in zip(unc["ci"], curve):
+        assert lo <= y <= hi and lo < hi        # 20 items: the interval has width
+    grid = an["accuracy"]["grid_mytask__other"]["series"]["mc:mytask"]["metrics"]["acc"]
+    assert np.asarray(grid["grid"]).shape == (3, 3) and grid["best"]["y"] == np.max(np.asarray(grid["grid"]))
+    report = (out / "report.md").read_text()
+    assert "## Accuracy" in report and "### line_mytask" in report
+    assert (out / "plots" / "line_mytask_accuracy.png").is_file()
+    assert (out / "plots" / "grid_mytask__other_accuracy_mc_mytask.png").is_file()
