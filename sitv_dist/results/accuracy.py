@@ -15,6 +15,7 @@ from .analysis import to_jsonable
 from .uncertainty import percentile_interval
 
 METRICS = ("acc", "acc_norm")
+LOWER_IS_BETTER = ("perplexity", "word_perplexity", "byte_perplexity", "bits_per_byte")   # lm-eval's metrics
 
 
 def _mc_tasks(results: dict) -> list[str]:
@@ -27,11 +28,13 @@ def _value(point: dict, task: str, metric: str) -> float | None:
     return None if mc is None else mc.get(metric)
 
 
-def _best(xs: list, ys: list) -> dict:
+def _best(xs: list, ys: list, metric: str = "acc") -> dict:
+    """The best value (the lowest for perplexities) and where; the first of equal values."""
     pairs = [(x, y) for x, y in zip(xs, ys) if y is not None]
     if not pairs:
         return {"x": None, "y": None}
-    x, y = max(pairs, key=lambda p: p[1])       # max keeps the first of equal values
+    sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
+    x, y = max(pairs, key=lambda p: sign * p[1])
     return {"x": x, "y": y}
 
 
@@ -63,7 +66,7 @@ def accuracy_analysis(results: dict) -> dict | None:
             entry = {"task": s["task"], **({"items": s["items"]} if "items" in s else {}), "metrics": {}}
             for metric, fn in s["values"].items():
                 curve = [fn(points[i]) for i in index["line"]]
-                entry["metrics"][metric] = {"curve": curve, "base": fn(base), "best": _best(alpha, curve)}
+                entry["metrics"][metric] = {"curve": curve, "base": fn(base), "best": _best(alpha, curve, metric)}
             out["series"][key] = entry
     else:
         out["axes"] = results["axes"]
@@ -74,7 +77,7 @@ def accuracy_analysis(results: dict) -> dict | None:
             for metric, fn in s["values"].items():
                 values = [fn(points[i]) for i in flat]
                 cells = [p["coefficients"] for p in (points[i] for i in flat)]
-                best = _best(cells, values)
+                best = _best(cells, values, metric)
                 entry["metrics"][metric] = {"grid": np.asarray(values, dtype=object).reshape(shape).tolist(),
                                             "base": fn(base), "best": {"coefficients": best["x"], "y": best["y"]}}
             out["series"][key] = entry
