@@ -63,10 +63,10 @@ def accuracy_section(an: dict) -> list[str]:
         return []
     unc_all = an.get("accuracy_uncertainty") or {}
     lines = ["## Accuracy", "",
-             "Multiple-choice accuracy (`acc`: the choice of highest log-likelihood given the context; `acc_norm`: "
+             ("Multiple-choice accuracy (`acc`: the choice of highest log-likelihood given the context; `acc_norm`: "
              "log-likelihood per character), scored as lm-evaluation-harness scores multiple-choice tasks, and "
              "lm-eval metrics where configured. Best: the highest value (the lowest for perplexities), the first α "
-             "where several tie. Intervals: bootstrap over items (the same draw at every α).", ""]
+             "where several tie. Intervals: bootstrap over items (the same draw at every α)."), ""]
     for sweep, a in acc.items():
         unc = unc_all.get(sweep) or {}
         rows = []

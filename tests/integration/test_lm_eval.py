@@ -7,12 +7,10 @@ import json
 import numpy as np
 import pytest
 import yaml
-
 from conftest import make_config, write_jsonl
+
 from sitv_dist.cli import main
 from sitv_dist.outdir import OutDir
-
-pytest.importorskip("lm_eval")
 
 ROWS = [{"context": c, "choices": ch, "answer": a} for c, ch, a in [
     ("The river runs north through the old town and meets the", [" sea near the harbour.", " budget for Monday."], 0),

@@ -2,21 +2,23 @@
 local data, run with lm-eval's own HFLM on the same in-memory model) and against a direct,
 unbatched computation; the embedded sets; config errors."""
 import json
-import math
 import random
 
+import lm_eval  # the `test` extra installs lm-evaluation-harness
 import numpy as np
 import pytest
 import torch
-
 from conftest import SENTENCES, write_jsonl
-from sitv_dist.config import ConfigError, load_config
-from sitv_dist.models.loading import load_model, load_tokenizer
-from sitv_dist.config import ModelConfig
-from sitv_dist.multiple_choice import Item, load_items
-from sitv_dist.sweep.multiple_choice import build_mc_set, choice_loglikelihoods, encode_pair, score
 
-lm_eval = pytest.importorskip("lm_eval")       # the `test` extra installs it
+from sitv_dist.config import ConfigError, ModelConfig, load_config
+from sitv_dist.models.loading import load_model, load_tokenizer
+from sitv_dist.multiple_choice import Item, load_items
+from sitv_dist.sweep.multiple_choice import (
+    build_mc_set,
+    choice_loglikelihoods,
+    encode_pair,
+    score,
+)
 
 
 def mc_rows(seed: int = 0) -> list[dict]:
@@ -178,6 +180,7 @@ def _with_mc(path, mc_file, **eval_extra):
 
 def test_sweep_records_accuracy_per_point_and_refuses_stale_points(toy, tmp_path, capsys):
     from conftest import make_config
+
     from sitv_dist.cli import main
     from sitv_dist.outdir import OutDir
     from sitv_dist.sweep.reduce import reduce
@@ -209,6 +212,7 @@ def test_sweep_records_accuracy_per_point_and_refuses_stale_points(toy, tmp_path
 
 def test_report_has_accuracy_curves_intervals_and_best_alpha(toy, tmp_path):
     from conftest import make_config
+
     from sitv_dist.cli import main
     data = write_jsonl(tmp_path / "mc.jsonl", mc_rows())
     out = tmp_path / "out"
