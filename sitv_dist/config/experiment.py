@@ -111,8 +111,9 @@ class TaskConfig:
 @dataclass
 class LmEvalConfig:
     tasks: list[str] = field(default_factory=list)
-    """lm-evaluation-harness task names run at every point that evaluates the general set (empty: none;
-    needs the `lm-eval` extra)."""
+    """lm-evaluation-harness task names run at every line, grid, base and refinement point (not at points only
+    the squaring/compositional curves use, unless sweep.derived_sets is 'all'); empty: none. Needs the `lm-eval`
+    extra."""
     include_path: str = ""
     """Directory of local task YAML files (with local data files they run offline)."""
     limit: int = 0
@@ -146,7 +147,7 @@ class EvalConfig:
     batch_size: int = 16
     """Texts per forward pass (texts are sorted by length, padding is masked out of the loss)."""
     max_texts: int = 0
-    """Use only the first N texts of each eval set (0: all)."""
+    """Use only the first N texts of each eval set, and items of each multiple-choice set (0: all)."""
     lm_eval: LmEvalConfig = field(default_factory=LmEvalConfig)
     """lm-evaluation-harness tasks run on the resident model at every point; metrics per point."""
 
