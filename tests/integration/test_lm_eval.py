@@ -98,3 +98,17 @@ def test_lm_eval_task_swept_on_a_line(toy, tmp_path):
     assert ppl["curve"] == ppls and ppl["best"] == {"x": res["alpha"][int(np.argmin(ppls))], "y": min(ppls)}
     report = (out / "report.md").read_text()
     assert "| lm_eval:toy_choice | acc_norm |" in report and "| lm_eval:toy_answer | perplexity |" in report
+
+
+def test_unknown_lm_eval_task_is_a_config_error_before_any_model_loads(toy, tmp_path, capsys, monkeypatch):
+    import sitv_dist.sweep.worker as worker
+    tasks = tmp_path / "lm_tasks"
+    tasks.mkdir()
+    (tasks / "toy_choice.yaml").write_text(TASK.format(data=write_jsonl(tmp_path / "c.jsonl", ROWS)))
+    path = make_config(toy, tmp_path, tmp_path / "out")
+    cfg = yaml.safe_load(path.read_text())
+    cfg["eval"]["lm_eval"] = {"tasks": ["toy_choice", "no_such_task_xyz"], "include_path": str(tasks)}
+    path.write_text(yaml.safe_dump(cfg))
+    monkeypatch.setattr(worker, "load_model", lambda *a, **k: pytest.fail("a model was loaded"))
+    assert main(["sweep", "-c", str(path)]) == 2
+    assert "eval.lm_eval.tasks: unknown lm-eval task(s) no_such_task_xyz" in capsys.readouterr().err
