@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import EMBEDDED_TASKS, ConfigError, ExperimentConfig, TaskConfig
-
-EMBEDDED_MC_DIR = Path(__file__).resolve().parent / "embedded" / "data"
+from .embedded.multiple_choice import mc_file
 
 
 @dataclass(frozen=True)
@@ -22,7 +21,7 @@ class Item:
 
 def embedded_mc_file(task: str) -> Path:
     """The shipped multiple-choice set of a built-in task (written by sitv_dist.embedded.multiple_choice)."""
-    return EMBEDDED_MC_DIR / f"{task}_mc.jsonl"
+    return mc_file(task)
 
 
 def mc_source(task: TaskConfig) -> Path | None:

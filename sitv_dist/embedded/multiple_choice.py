@@ -29,6 +29,11 @@ OPPOSITE = {"sentiment_positive": "sentiment_negative", "sentiment_negative": "s
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
+def mc_file(task: str, root: Path | None = None) -> Path:
+    """Path of a built-in task's multiple-choice set."""
+    return (EMBEDDED_DATA_DIR if root is None else Path(root)) / f"{task}_mc.jsonl"
+
+
 def _texts(task: str) -> list[str]:
     return [json.loads(line)["text"] for line in data_file(task, "eval").read_text().splitlines() if line.strip()]
 
@@ -100,7 +105,7 @@ def make_sets() -> dict[str, list[dict]]:
 def write(root: Path = EMBEDDED_DATA_DIR) -> list[Path]:
     paths = []
     for task, items in make_sets().items():
-        path = Path(root) / f"{task}_mc.jsonl"
+        path = mc_file(task, root)
         path.write_text("".join(json.dumps(it, ensure_ascii=False) + "\n" for it in items))
         paths.append(path)
     return paths
