@@ -19,8 +19,11 @@ LOWER_IS_BETTER = ("perplexity", "word_perplexity", "byte_perplexity", "bits_per
 
 
 def _mc_tasks(results: dict) -> list[str]:
+    """Tasks with accuracy in this sweep; the tasks of the swept directions first."""
     base = results["points"][int(results["base_point"])]
-    return sorted(t for t, v in (base.get("tasks") or {}).items() if "mc" in v)
+    own = [(results.get("task_of") or {}).get(d) for d in results["directions"]]
+    return sorted((t for t, v in (base.get("tasks") or {}).items() if "mc" in v),
+                  key=lambda t: (own.index(t) if t in own else len(own), t))
 
 
 def _value(point: dict, task: str, metric: str) -> float | None:
