@@ -8,27 +8,47 @@ choice)`, `context_enc = tok(context)`, continuation = `whole[len(context_enc):]
 tokenizer's default special tokens unless the string already starts with the prefix (BOS)
 token, as its `tok_encode` does; the input is context_enc + continuation, left-truncated to
 the model's window. `acc` takes the argmax of the log-likelihoods, `acc_norm` of the
-log-likelihoods divided by each choice's length in characters. The context of an item is
-encoded once; its (context, choice) rows are length-sorted and batched like the eval sets,
-padding masked out.
+log-likelihoods divided by each choice's length in characters.
+
+A shared context is encoded once per item, tokens and forward pass: items are batched
+longest first, their contexts left-padded (explicit positions) and run once with a KV cache,
+which is then copied to one row per choice (`Cache.reorder_cache`, as beam search does) for
+the continuations. That cuts the tokens run by 28 % on the embedded sets (47 % on
+qa_factual); the result equals whole (context + choice) rows to float32 rounding (tested to
+1e-5). An item with a choice too long for the window goes whole, left-truncated per choice
+as lm-eval does; `share_context=False` runs every item whole.
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
-from ..models.loss import token_nll
 from ..multiple_choice import Item
 
 
 @dataclass
 class MCBatch:
+    """Whole (context + choice) rows."""
     rows: list[int]
     input_ids: torch.Tensor
     attention_mask: torch.Tensor
-    target_mask: torch.Tensor            # 1 on the continuation's tokens: the only ones scored
+    targets: torch.Tensor                # the next token at each position
+    scored: torch.Tensor                 # 1 where the target is a continuation token
+
+
+@dataclass
+class SharedBatch:
+    """Items whose context runs once: left-padded contexts, then one row per choice."""
+    rows: list[int]
+    ctx_ids: torch.Tensor
+    ctx_mask: torch.Tensor
+    row_item: torch.Tensor               # per row: its item's position in ctx_ids
+    cont_ids: torch.Tensor
+    cont_mask: torch.Tensor
 
 
 @dataclass
@@ -37,7 +57,7 @@ class MCSet:
     answers: np.ndarray                  # per item
     choice_chars: list[np.ndarray]       # per item: characters of each choice (acc_norm)
     row_of: list[list[int]]              # per item: the row of each choice
-    batches: list[MCBatch]
+    batches: list[MCBatch | SharedBatch]
     rows: int
 
 
@@ -70,41 +90,113 @@ def prefix_string(tokenizer) -> str:
 
 
 def build_mc_set(name: str, items: list[Item], tokenizer, batch_size: int, window: int,
-                 device: torch.device) -> MCSet:
-    """Tokenize every (context, choice) pair once; `window` is the model's maximum length."""
+                 device: torch.device, share_context: bool = True) -> MCSet:
+    """Tokenize every (context, choice) pair once; `window` is the model's maximum length. With
+    `share_context`, items whose every choice fits the window run their context once (then its
+    KV cache serves each choice); the others, and all items without it, run each pair whole."""
     prefix = prefix_string(tokenizer)
-    seqs, scored = [], []
-    row_of = []
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    plain, shared, row_of, rows = [], [], [], 0
     for it in items:
         context = it.context[:len(it.context.rstrip())]
         context_enc = _encode(tokenizer, context, prefix)        # once per item
-        rows = []
+        conts = []
         for choice in it.choices:
             ctx, cont = encode_pair(tokenizer, it.context, choice, context_enc, prefix)
             if not cont:
                 raise ValueError(f"{name}: choice {choice!r} of context {it.context[:40]!r}... encodes to no tokens")
-            full = (ctx + cont)[-(window + 1):]
-            rows.append(len(seqs))
-            seqs.append(full)
-            scored.append(len(cont))
-        row_of.append(rows)
-    order = sorted(range(len(seqs)), key=lambda i: (-len(seqs[i]), i))
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    batches = []
-    for start in range(0, len(order), batch_size):
-        rows = order[start:start + batch_size]
-        width = max(len(seqs[i]) for i in rows)
-        ids = torch.full((len(rows), width), pad, dtype=torch.long)
-        attn = torch.zeros((len(rows), width), dtype=torch.long)
-        target = torch.zeros((len(rows), width), dtype=torch.long)
-        for r, i in enumerate(rows):
-            n = len(seqs[i])
-            ids[r, :n] = torch.tensor(seqs[i])
-            attn[r, :n] = 1
-            target[r, n - scored[i]:n] = 1
-        batches.append(MCBatch(rows, ids.to(device), attn.to(device), target.to(device)))
+            conts.append(cont)
+        row_of.append(list(range(rows, rows + len(conts))))
+        if share_context and all(len(ctx) + len(c) <= window + 1 for c in conts):
+            shared.append((ctx, list(zip(row_of[-1], conts))))
+        else:      # lm-eval's left truncation differs per choice: each pair whole
+            plain += [(r, (ctx + c)[-(window + 1):], len(c)) for r, c in zip(row_of[-1], conts)]
+        rows += len(conts)
+    batches = _plain_batches(plain, batch_size, pad, device) + _shared_batches(shared, batch_size, pad, device)
     return MCSet(name, np.array([it.answer for it in items]),
-                 [np.array([len(c) for c in it.choices], dtype=float) for it in items], row_of, batches, len(seqs))
+                 [np.array([len(c) for c in it.choices], dtype=float) for it in items], row_of, batches, rows)
+
+
+def _plain_batches(rows: list, batch_size: int, pad: int, device: torch.device) -> list[MCBatch]:
+    """(row, sequence, scored tokens): input sequence[:-1], targets sequence[1:], length-sorted."""
+    rows = sorted(rows, key=lambda r: (-len(r[1]), r[0]))
+    batches = []
+    for start in range(0, len(rows), batch_size):
+        part = rows[start:start + batch_size]
+        width = max(len(seq) for _, seq, _ in part) - 1
+        ids, attn = torch.full((len(part), width), pad, dtype=torch.long), torch.zeros((len(part), width), dtype=torch.long)
+        target, scored = torch.full((len(part), width), pad, dtype=torch.long), torch.zeros((len(part), width))
+        for r, (_, seq, n_cont) in enumerate(part):
+            n = len(seq) - 1
+            ids[r, :n], target[r, :n] = torch.tensor(seq[:-1]), torch.tensor(seq[1:])
+            attn[r, :n] = 1
+            scored[r, n - n_cont:n] = 1
+        batches.append(MCBatch([row for row, _, _ in part], ids.to(device), attn.to(device), target.to(device),
+                               scored.to(device)))
+    return batches
+
+
+def _shared_batches(items: list, batch_size: int, pad: int, device: torch.device) -> list[SharedBatch]:
+    """(context, [(row, continuation)]) per item: contexts left-padded (so that every row's
+    continuation starts at the same cache position), continuations right-padded; as many
+    items per batch as fit `batch_size` rows (at least one), longest first."""
+    items = sorted(items, key=lambda it: (-(len(it[0]) + max(len(c) for _, c in it[1])), it[1][0][0]))
+    groups, current = [], []
+    for it in items:
+        if current and sum(len(x[1]) for x in current) + len(it[1]) > batch_size:
+            groups.append(current)
+            current = []
+        current.append(it)
+    groups += [current] if current else []
+    batches = []
+    for group in groups:
+        lc = max(len(ctx) for ctx, _ in group)
+        ctx_ids, ctx_mask = torch.full((len(group), lc), pad, dtype=torch.long), torch.zeros((len(group), lc), dtype=torch.long)
+        flat = [(i, row, cont) for i, (_, choices) in enumerate(group) for row, cont in choices]
+        lk = max(len(cont) for _, _, cont in flat)
+        cont_ids, cont_mask = torch.full((len(flat), lk), pad, dtype=torch.long), torch.zeros((len(flat), lk), dtype=torch.long)
+        for i, (ctx, _) in enumerate(group):
+            ctx_ids[i, lc - len(ctx):], ctx_mask[i, lc - len(ctx):] = torch.tensor(ctx), 1
+        for r, (_, _, cont) in enumerate(flat):
+            cont_ids[r, :len(cont)], cont_mask[r, :len(cont)] = torch.tensor(cont), 1
+        batches.append(SharedBatch([row for _, row, _ in flat], ctx_ids.to(device), ctx_mask.to(device),
+                                   torch.tensor([i for i, _, _ in flat], device=device), cont_ids.to(device),
+                                   cont_mask.to(device)))
+    return batches
+
+
+def _nll(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Per-position NLL of `targets` (the loss of models/loss.py, without the shift)."""
+    flat = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), reduction="none")
+    return flat.view(targets.shape)
+
+
+def _plain_loglikelihoods(model: torch.nn.Module, b: MCBatch) -> torch.Tensor:
+    logits = model(input_ids=b.input_ids, attention_mask=b.attention_mask).logits
+    return -(_nll(logits, b.targets).double() * b.scored).sum(dim=1)
+
+
+def _cache_kwarg(model: torch.nn.Module) -> str:
+    """transformers 5.24 renamed `past_key_values` to `cache` (the old name goes in 5.40)."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+def _shared_loglikelihoods(model: torch.nn.Module, b: SharedBatch) -> torch.Tensor:
+    """The contexts once, with a cache; the cache copied to each choice's row; the continuations."""
+    positions = (b.ctx_mask.cumsum(1) - 1).clamp(min=0)
+    out = model(input_ids=b.ctx_ids, attention_mask=b.ctx_mask, position_ids=positions, use_cache=True)
+    ll = -_nll(out.logits[b.row_item, -1:], b.cont_ids[:, :1]).double()[:, 0]     # each first continuation token
+    if b.cont_ids.shape[1] > 1:
+        cache = getattr(out, "cache", None)
+        cache = out.past_key_values if cache is None else cache
+        cache.reorder_cache(b.row_item)
+        inputs, mask = b.cont_ids[:, :-1], b.cont_mask[:, :-1]
+        start = b.ctx_mask.sum(1)[b.row_item]
+        positions = start[:, None] + torch.arange(inputs.shape[1], device=inputs.device)
+        logits = model(input_ids=inputs, attention_mask=torch.cat([b.ctx_mask[b.row_item], mask], dim=1),
+                       position_ids=positions, use_cache=True, **{_cache_kwarg(model): cache}).logits
+        ll -= (_nll(logits, b.cont_ids[:, 1:]).double() * b.cont_mask[:, 1:]).sum(dim=1)
+    return ll
 
 
 @torch.inference_mode()
@@ -112,9 +204,8 @@ def choice_loglikelihoods(model: torch.nn.Module, mc: MCSet) -> list[np.ndarray]
     """Per item, the log-likelihood of each choice given the context (float64)."""
     ll = np.zeros(mc.rows, dtype=np.float64)
     for batch in mc.batches:
-        logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
-        nll = token_nll(logits, batch.input_ids, batch.target_mask)     # only continuation tokens count
-        ll[batch.rows] = -nll.double().sum(dim=1).cpu().numpy()
+        fn = _shared_loglikelihoods if isinstance(batch, SharedBatch) else _plain_loglikelihoods
+        ll[batch.rows] = fn(model, batch).cpu().numpy()
     return [ll[rows] for rows in mc.row_of]
 
 

@@ -130,6 +130,37 @@ def test_batched_scores_do_not_depend_on_batch_size(toy):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-5)
 
 
+def test_shared_context_equals_whole_rows_and_long_items_are_truncated_like_lm_eval(toy):
+    """The KV-cache path (each context run once) against whole (context + choice) rows, and
+    items too long for the window scored whole, left-truncated per choice as lm-eval does."""
+    from sitv_dist.sweep.multiple_choice import MCBatch, SharedBatch
+    tok = load_tokenizer(str(toy["base"]))
+    model = model_at(toy, 0.4)
+    items = [Item(r["context"], tuple(r["choices"]), r["answer"]) for r in mc_rows(2)]
+    cpu = torch.device("cpu")
+    whole = choice_loglikelihoods(model, build_mc_set("t", items, tok, 16, 128, cpu, share_context=False))
+    for batch_size in (3, 16):
+        mc = build_mc_set("t", items, tok, batch_size, 128, cpu)
+        assert all(isinstance(b, SharedBatch) for b in mc.batches)
+        for a, b in zip(choice_loglikelihoods(model, mc), whole):
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-5)
+
+    longest = sorted(max(sum(map(len, encode_pair(tok, it.context, c))) for c in it.choices) for it in items)
+    window = longest[len(longest) // 2] - 1          # half the items fit, the others are truncated
+    mc = build_mc_set("t", items, tok, 4, window, cpu)
+    kinds = {type(b) for b in mc.batches}
+    assert kinds == {SharedBatch, MCBatch}
+    for it, ll in zip(items, choice_loglikelihoods(model, mc)):
+        direct = []
+        for c in it.choices:
+            ctx, cont = encode_pair(tok, it.context, c)
+            seq = (ctx + cont)[-(window + 1):]
+            with torch.no_grad():
+                logp = torch.log_softmax(model(input_ids=torch.tensor([seq[:-1]])).logits[0].double(), dim=-1)
+            direct.append(float(sum(logp[len(seq) - 1 - len(cont) + k, t] for k, t in enumerate(cont))))
+        np.testing.assert_allclose(ll, direct, rtol=1e-6, atol=1e-5)
+
+
 def test_embedded_sets_load_and_answers_vary():
     from sitv_dist.config import EMBEDDED_TASKS
     from sitv_dist.multiple_choice import embedded_mc_file
