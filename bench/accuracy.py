@@ -2,12 +2,14 @@
 run on the same model (every method at the same parameters, interleaved, median of repeats):
 
   losses      one pad-masked pass per eval set (general + every task set): what a point costs today
-  native MC   the native multiple-choice scoring of every task's set (sitv_dist.sweep.multiple_choice)
+  native MC   the native multiple-choice scoring of every task's set (sitv_dist.sweep.multiple_choice):
+              each context run once, its KV cache shared by the choices
+  whole rows  the same, every (context + choice) row run whole (share_context=False), as lm-eval does
   lm-eval MC  the same items as local lm-eval multiple-choice tasks, run through lm-eval's
               simple_evaluate on the resident model (HFLM), as `eval.lm_eval` does at a point
               (skipped with --no-lm-eval)
 
-Printed: seconds per point of each, the ratios, and the forward rows and tokens each makes.
+Printed: seconds per point of each, the ratios, and the forward rows and tokens each runs.
 The native and lm-eval accuracies are printed too (they must agree).
 
     python bench/accuracy.py                        # embedded model and sets, all items
@@ -28,7 +30,12 @@ from sitv_dist.models.loading import load_model, load_tokenizer
 from sitv_dist.models.location import model_location
 from sitv_dist.multiple_choice import mc_sets, mc_source
 from sitv_dist.sweep.evaluation import build_eval_set, per_text_nll
-from sitv_dist.sweep.multiple_choice import build_mc_set, choice_loglikelihoods, score
+from sitv_dist.sweep.multiple_choice import (
+    MCBatch,
+    build_mc_set,
+    choice_loglikelihoods,
+    score,
+)
 from sitv_dist.sweep.scores import model_window
 from sitv_dist.texts import eval_texts
 
@@ -72,9 +79,12 @@ def main() -> None:
     sets = [build_eval_set(n, texts[n], tok, cfg.eval.max_length, cfg.eval.batch_size, device) for n in texts]
     items = mc_sets(cfg)
     mcs = [build_mc_set(t, its, tok, cfg.eval.batch_size, model_window(model), device) for t, its in items.items()]
+    whole = [build_mc_set(t, its, tok, cfg.eval.batch_size, model_window(model), device, share_context=False)
+             for t, its in items.items()]
 
     methods = {"losses": lambda: [per_text_nll(model, s) for s in sets],
-               "native MC": lambda: {mc.name: score(mc, choice_loglikelihoods(model, mc)) for mc in mcs}}
+               "native MC": lambda: {mc.name: score(mc, choice_loglikelihoods(model, mc)) for mc in mcs},
+               "whole rows": lambda: {mc.name: score(mc, choice_loglikelihoods(model, mc)) for mc in whole}}
     tmp = tempfile.TemporaryDirectory()
     if not args.no_lm_eval:
         import lm_eval
@@ -102,17 +112,24 @@ def main() -> None:
             t, results[m] = timed(fn)
             times[m].append(t)
     med = {m: statistics.median(v) for m, v in times.items()}
+    def tokens(batches) -> int:
+        return sum(int(b.attention_mask.sum()) if isinstance(b, MCBatch) else
+                   int(b.ctx_mask.sum()) + int(b.cont_mask[:, :-1].sum()) for b in batches)
     rows = {"losses": (sum(len(s.categories) for s in sets), sum(int(s.tokens.sum()) + len(s.categories) for s in sets)),
-            "native MC": (sum(mc.rows for mc in mcs),
-                          sum(int(b.attention_mask.sum()) for mc in mcs for b in mc.batches))}
+            "native MC": (sum(mc.rows for mc in mcs), sum(tokens(mc.batches) for mc in mcs)),
+            "whole rows": (sum(mc.rows for mc in whole), sum(tokens(mc.batches) for mc in whole))}
     print(f"model {args.model} ({sum(p.numel() for p in model.parameters()):,} parameters), {args.threads} thread(s), "
           f"median of {args.repeats}")
     print(f"{'method':<12} {'s/point':>9} {'× losses':>9} {'rows':>7} {'tokens':>8}")
     for m in methods:
         r, tk = rows.get(m, ("", ""))
         print(f"{m:<12} {med[m]:>9.3f} {med[m] / med['losses']:>9.2f} {r!s:>7} {tk!s:>8}")
+    print(f"whole rows / native MC: {med['whole rows'] / med['native MC']:.2f}")
     if "lm-eval MC" in med:
         print(f"lm-eval MC / native MC: {med['lm-eval MC'] / med['native MC']:.2f}")
+    same = all(a["correct"] == b["correct"] and a["correct_norm"] == b["correct_norm"]
+               for a, b in zip(results["native MC"].values(), results["whole rows"].values()))
+    print(f"native MC and whole rows pick the same choices: {same}")
     for name, r in results["native MC"].items():
         other = (results.get("lm-eval MC") or {}).get(f"bench_{name}", {})
         print(f"  {name:<24} items {r['items']:>4}  acc {r['acc']:.4f} acc_norm {r['acc_norm']:.4f}"
