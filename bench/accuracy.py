@@ -9,7 +9,8 @@ run on the same model (every method at the same parameters, interleaved, median 
               simple_evaluate on the resident model (HFLM), as `eval.lm_eval` does at a point
               (skipped with --no-lm-eval)
 
-Printed: seconds per point of each, the ratios, and the forward rows and tokens each runs.
+Printed: seconds per point of each, the ratios, and the forward rows and tokens each runs
+(real tokens / tokens with padding).
 The native and lm-eval accuracies are printed too (they must agree).
 
     python bench/accuracy.py                        # embedded model and sets, all items
@@ -112,18 +113,27 @@ def main() -> None:
             t, results[m] = timed(fn)
             times[m].append(t)
     med = {m: statistics.median(v) for m, v in times.items()}
-    def tokens(batches) -> int:
-        return sum(int(b.attention_mask.sum()) if isinstance(b, MCBatch) else
-                   int(b.ctx_mask.sum()) + int(b.cont_mask[:, :-1].sum()) for b in batches)
-    rows = {"losses": (sum(len(s.categories) for s in sets), sum(int(s.tokens.sum()) + len(s.categories) for s in sets)),
-            "native MC": (sum(mc.rows for mc in mcs), sum(tokens(mc.batches) for mc in mcs)),
-            "whole rows": (sum(mc.rows for mc in whole), sum(tokens(mc.batches) for mc in whole))}
+    def tokens(batches) -> str:
+        """Tokens run: real / with padding."""
+        real = padded = 0
+        for b in batches:
+            if isinstance(b, MCBatch):
+                real, padded = real + int(b.attention_mask.sum()), padded + b.input_ids.numel()
+            else:
+                real += int(b.ctx_mask.sum()) + sum(int(c.cont_mask[:, :-1].sum()) for c in b.chunks)
+                padded += b.ctx_ids.numel() + sum(c.cont_ids[:, :-1].numel() for c in b.chunks)
+        return f"{real}/{padded}"
+    loss_tokens = (sum(int(s.tokens.sum()) + len(s.categories) for s in sets),
+                   sum(b.input_ids.numel() for s in sets for b in s.batches))
+    rows = {"losses": (sum(len(s.categories) for s in sets), f"{loss_tokens[0]}/{loss_tokens[1]}"),
+            "native MC": (sum(mc.rows for mc in mcs), tokens([b for mc in mcs for b in mc.batches])),
+            "whole rows": (sum(mc.rows for mc in whole), tokens([b for mc in whole for b in mc.batches]))}
     print(f"model {args.model} ({sum(p.numel() for p in model.parameters()):,} parameters), {args.threads} thread(s), "
           f"median of {args.repeats}")
-    print(f"{'method':<12} {'s/point':>9} {'× losses':>9} {'rows':>7} {'tokens':>8}")
+    print(f"{'method':<12} {'s/point':>9} {'× losses':>9} {'rows':>7} {'tokens real/padded':>20}")
     for m in methods:
         r, tk = rows.get(m, ("", ""))
-        print(f"{m:<12} {med[m]:>9.3f} {med[m] / med['losses']:>9.2f} {r!s:>7} {tk!s:>8}")
+        print(f"{m:<12} {med[m]:>9.3f} {med[m] / med['losses']:>9.2f} {r!s:>7} {tk:>20}")
     print(f"whole rows / native MC: {med['whole rows'] / med['native MC']:.2f}")
     if "lm-eval MC" in med:
         print(f"lm-eval MC / native MC: {med['lm-eval MC'] / med['native MC']:.2f}")

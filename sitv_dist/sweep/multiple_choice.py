@@ -20,6 +20,7 @@ as lm-eval does; `share_context=False` runs every item whole.
 """
 from __future__ import annotations
 
+import copy
 import inspect
 from dataclasses import dataclass
 
@@ -41,14 +42,20 @@ class MCBatch:
 
 
 @dataclass
-class SharedBatch:
-    """Items whose context runs once: left-padded contexts, then one row per choice."""
+class ContinuationChunk:
+    """Choices of a SharedBatch's items, one row each."""
     rows: list[int]
-    ctx_ids: torch.Tensor
-    ctx_mask: torch.Tensor
-    row_item: torch.Tensor               # per row: its item's position in ctx_ids
+    row_item: torch.Tensor               # per row: its item's position in the batch's contexts
     cont_ids: torch.Tensor
     cont_mask: torch.Tensor
+
+
+@dataclass
+class SharedBatch:
+    """Items whose context runs once: left-padded contexts, then chunks of one row per choice."""
+    ctx_ids: torch.Tensor
+    ctx_mask: torch.Tensor
+    chunks: list[ContinuationChunk]
 
 
 @dataclass
@@ -95,7 +102,7 @@ def build_mc_set(name: str, items: list[Item], tokenizer, batch_size: int, windo
     `share_context`, items whose every choice fits the window run their context once (then its
     KV cache serves each choice); the others, and all items without it, run each pair whole."""
     prefix = prefix_string(tokenizer)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    pad = 0     # never scored nor attended; id 0 is always inside the embedding (a tokenizer's pad id may not be)
     plain, shared, row_of, rows = [], [], [], 0
     for it in items:
         context = it.context[:len(it.context.rstrip())]
@@ -137,31 +144,31 @@ def _plain_batches(rows: list, batch_size: int, pad: int, device: torch.device) 
 
 
 def _shared_batches(items: list, batch_size: int, pad: int, device: torch.device) -> list[SharedBatch]:
-    """(context, [(row, continuation)]) per item: contexts left-padded (so that every row's
-    continuation starts at the same cache position), continuations right-padded; as many
-    items per batch as fit `batch_size` rows (at least one), longest first."""
-    items = sorted(items, key=lambda it: (-(len(it[0]) + max(len(c) for _, c in it[1])), it[1][0][0]))
-    groups, current = [], []
-    for it in items:
-        if current and sum(len(x[1]) for x in current) + len(it[1]) > batch_size:
-            groups.append(current)
-            current = []
-        current.append(it)
-    groups += [current] if current else []
+    """(context, [(row, continuation)]) per item. Contexts are sorted by length and run
+    `batch_size` at a time, left-padded (so every continuation starts at the same cache
+    position); the choices of those items are sorted by continuation length and run in
+    chunks of `batch_size` rows, right-padded: little padding on either side."""
+    items = sorted(items, key=lambda it: (-len(it[0]), it[1][0][0]))
     batches = []
-    for group in groups:
-        lc = max(len(ctx) for ctx, _ in group)
+    for start in range(0, len(items), batch_size):
+        group = items[start:start + batch_size]
+        lc = len(group[0][0])
         ctx_ids, ctx_mask = torch.full((len(group), lc), pad, dtype=torch.long), torch.zeros((len(group), lc), dtype=torch.long)
-        flat = [(i, row, cont) for i, (_, choices) in enumerate(group) for row, cont in choices]
-        lk = max(len(cont) for _, _, cont in flat)
-        cont_ids, cont_mask = torch.full((len(flat), lk), pad, dtype=torch.long), torch.zeros((len(flat), lk), dtype=torch.long)
         for i, (ctx, _) in enumerate(group):
             ctx_ids[i, lc - len(ctx):], ctx_mask[i, lc - len(ctx):] = torch.tensor(ctx), 1
-        for r, (_, _, cont) in enumerate(flat):
-            cont_ids[r, :len(cont)], cont_mask[r, :len(cont)] = torch.tensor(cont), 1
-        batches.append(SharedBatch([row for _, row, _ in flat], ctx_ids.to(device), ctx_mask.to(device),
-                                   torch.tensor([i for i, _, _ in flat], device=device), cont_ids.to(device),
-                                   cont_mask.to(device)))
+        flat = sorted(((i, row, cont) for i, (_, choices) in enumerate(group) for row, cont in choices),
+                      key=lambda r: (-len(r[2]), r[1]))
+        chunks = []
+        for k in range(0, len(flat), batch_size):
+            part = flat[k:k + batch_size]
+            lk = len(part[0][2])
+            ids, mask = torch.full((len(part), lk), pad, dtype=torch.long), torch.zeros((len(part), lk), dtype=torch.long)
+            for r, (_, _, cont) in enumerate(part):
+                ids[r, :len(cont)], mask[r, :len(cont)] = torch.tensor(cont), 1
+            chunks.append(ContinuationChunk([row for _, row, _ in part],
+                                            torch.tensor([i for i, _, _ in part], device=device), ids.to(device),
+                                            mask.to(device)))
+        batches.append(SharedBatch(ctx_ids.to(device), ctx_mask.to(device), chunks))
     return batches
 
 
@@ -172,7 +179,9 @@ def _nll(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 
 def _plain_loglikelihoods(model: torch.nn.Module, b: MCBatch) -> torch.Tensor:
-    logits = model(input_ids=b.input_ids, attention_mask=b.attention_mask).logits
+    # Rows are right-padded, so causal attention never lets a scored position see a pad: no mask
+    # is needed (lm-eval passes none either), and without one attention takes the causal fast path.
+    logits = model(input_ids=b.input_ids).logits
     return -(_nll(logits, b.targets).double() * b.scored).sum(dim=1)
 
 
@@ -181,22 +190,27 @@ def _cache_kwarg(model: torch.nn.Module) -> str:
     return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
-def _shared_loglikelihoods(model: torch.nn.Module, b: SharedBatch) -> torch.Tensor:
-    """The contexts once, with a cache; the cache copied to each choice's row; the continuations."""
+def _shared_loglikelihoods(model: torch.nn.Module, b: SharedBatch) -> list[tuple[list[int], torch.Tensor]]:
+    """The contexts once, with a cache (logits of their last position only); for each chunk of
+    choices, the cache copied to one row per choice, then the continuations."""
     positions = (b.ctx_mask.cumsum(1) - 1).clamp(min=0)
-    out = model(input_ids=b.ctx_ids, attention_mask=b.ctx_mask, position_ids=positions, use_cache=True)
-    ll = -_nll(out.logits[b.row_item, -1:], b.cont_ids[:, :1]).double()[:, 0]     # each first continuation token
-    if b.cont_ids.shape[1] > 1:
-        cache = getattr(out, "cache", None)
-        cache = out.past_key_values if cache is None else cache
-        cache.reorder_cache(b.row_item)
-        inputs, mask = b.cont_ids[:, :-1], b.cont_mask[:, :-1]
-        start = b.ctx_mask.sum(1)[b.row_item]
-        positions = start[:, None] + torch.arange(inputs.shape[1], device=inputs.device)
-        logits = model(input_ids=inputs, attention_mask=torch.cat([b.ctx_mask[b.row_item], mask], dim=1),
-                       position_ids=positions, use_cache=True, **{_cache_kwarg(model): cache}).logits
-        ll -= (_nll(logits, b.cont_ids[:, 1:]).double() * b.cont_mask[:, 1:]).sum(dim=1)
-    return ll
+    keep = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
+    out = model(input_ids=b.ctx_ids, attention_mask=b.ctx_mask, position_ids=positions, use_cache=True, **keep)
+    cache = getattr(out, "cache", None)
+    cache = out.past_key_values if cache is None else cache
+    lengths, results = b.ctx_mask.sum(1), []
+    for k, c in enumerate(b.chunks):
+        ll = -_nll(out.logits[c.row_item, -1:], c.cont_ids[:, :1]).double()[:, 0]     # first continuation tokens
+        if c.cont_ids.shape[1] > 1:
+            rows_cache = cache if k == len(b.chunks) - 1 else copy.deepcopy(cache)
+            rows_cache.reorder_cache(c.row_item)
+            inputs, mask = c.cont_ids[:, :-1], c.cont_mask[:, :-1]
+            positions = lengths[c.row_item][:, None] + torch.arange(inputs.shape[1], device=inputs.device)
+            logits = model(input_ids=inputs, attention_mask=torch.cat([b.ctx_mask[c.row_item], mask], dim=1),
+                           position_ids=positions, use_cache=True, **{_cache_kwarg(model): rows_cache}).logits
+            ll -= (_nll(logits, c.cont_ids[:, 1:]).double() * c.cont_mask[:, 1:]).sum(dim=1)
+        results.append((c.rows, ll))
+    return results
 
 
 @torch.inference_mode()
@@ -204,8 +218,11 @@ def choice_loglikelihoods(model: torch.nn.Module, mc: MCSet) -> list[np.ndarray]
     """Per item, the log-likelihood of each choice given the context (float64)."""
     ll = np.zeros(mc.rows, dtype=np.float64)
     for batch in mc.batches:
-        fn = _shared_loglikelihoods if isinstance(batch, SharedBatch) else _plain_loglikelihoods
-        ll[batch.rows] = fn(model, batch).cpu().numpy()
+        if isinstance(batch, SharedBatch):
+            for rows, values in _shared_loglikelihoods(model, batch):
+                ll[rows] = values.cpu().numpy()
+        else:
+            ll[batch.rows] = _plain_loglikelihoods(model, batch).cpu().numpy()
     return [ll[rows] for rows in mc.row_of]
 
 
