@@ -6,6 +6,8 @@ Needs the `lm-eval` extra."""
 from __future__ import annotations
 
 import logging
+import os
+from contextlib import contextmanager
 
 import torch
 
@@ -24,13 +26,30 @@ class LmEvalRunner:
 
     def __call__(self) -> dict[str, dict[str, float]]:
         import lm_eval
-        res = lm_eval.simple_evaluate(
-            model=self.lm, tasks=list(self.cfg.tasks), task_manager=self.tasks,
-            num_fewshot=None if self.cfg.num_fewshot < 0 else self.cfg.num_fewshot,
-            limit=self.cfg.limit or None, use_cache=None, cache_requests=False, bootstrap_iters=0,
-            log_samples=False, random_seed=self.seed, numpy_random_seed=self.seed, torch_random_seed=self.seed,
-            fewshot_random_seed=self.seed, verbosity="WARNING")
+        with _as_local_rank_zero():
+            res = lm_eval.simple_evaluate(
+                model=self.lm, tasks=list(self.cfg.tasks), task_manager=self.tasks,
+                num_fewshot=None if self.cfg.num_fewshot < 0 else self.cfg.num_fewshot,
+                limit=self.cfg.limit or None, use_cache=None, cache_requests=False, bootstrap_iters=0,
+                log_samples=False, random_seed=self.seed, numpy_random_seed=self.seed, torch_random_seed=self.seed,
+                fewshot_random_seed=self.seed, verbosity="WARNING")
         return metrics(res["results"])
+
+
+@contextmanager
+def _as_local_rank_zero():
+    """lm-eval returns results only where LOCAL_RANK is 0 (it reads other values as tensor-parallel
+    followers); each torchrun rank here is its own single-process evaluation (HFLM world size 1,
+    so lm-eval runs no collectives), so it evaluates as local rank 0."""
+    saved = os.environ.get("LOCAL_RANK")
+    os.environ["LOCAL_RANK"] = "0"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("LOCAL_RANK", None)
+        else:
+            os.environ["LOCAL_RANK"] = saved
 
 
 def task_manager(cfg: LmEvalConfig):
