@@ -17,5 +17,5 @@ from .reference import reference
 from .sweep import DerivedDirectionConfig, GridConfig, RangeConfig, SlurmConfig, SweepConfig
 
 __all__ = ["DTYPES", "EMBEDDED_TASKS", "ConfigError", "DerivedDirectionConfig", "EmbeddedConfig", "EvalConfig",
-           "ExperimentConfig", "FinetuneConfig", "GridConfig", "LmEvalConfig", "ModelConfig", "RangeConfig", "SlurmConfig",
-           "SweepConfig", "TaskConfig", "dump", "from_dict", "load_config", "read_resolved", "reference", "to_dict"]
+           "ExperimentConfig", "FinetuneConfig", "GridConfig", "LmEvalConfig", "ModelConfig", "RangeConfig",
+           "SlurmConfig", "SweepConfig", "TaskConfig", "dump", "from_dict", "load_config", "read_resolved", "reference", "to_dict"]

@@ -260,7 +260,8 @@ def render_report(run: dict, an: dict) -> str:
              _results(an), _curve_section(an, "Crossings", None, "L(α)"),
              _curve_section(an, "Squaring test", "squaring", "L(2α)", "2α"),
              _curve_section(an, "Compositional test", "compositional", "L(α+α²)", "α+α²"),
-             _refined(an), _uncertainty(an), accuracy_section(an), _preference(an), _categories(an), _grids(an), _plots(an), _dedupe(an)]
+             _refined(an), _uncertainty(an), accuracy_section(an),
+             _preference(an), _categories(an), _grids(an), _plots(an), _dedupe(an)]
     parts = parts[:1] + [p + ["No sweeps of this kind in this run.", ""] if len(p) == 2 else p
                          for p in parts[1:]]
     return "\n".join(line for part in parts for line in part).rstrip() + "\n"
