@@ -51,8 +51,8 @@ def load_items(path: Path, key: str) -> list[Item]:
         if not isinstance(row, dict) or not {"context", "choices", "answer"} <= set(row):
             raise ConfigError(f"{where}: give an object with 'context', 'choices' and 'answer'")
         context, choices, answer = row["context"], row["choices"], row["answer"]
-        if not isinstance(context, str) or not context:
-            raise ConfigError(f"{where}: 'context' must be a non-empty string")
+        if not isinstance(context, str) or not context.strip():
+            raise ConfigError(f"{where}: 'context' must be a string with some text (not only spaces)")
         if (not isinstance(choices, list) or len(choices) < 2
                 or not all(isinstance(c, str) and c for c in choices)):
             raise ConfigError(f"{where}: 'choices' must be a list of two or more non-empty strings")

@@ -36,7 +36,7 @@ class MCBatch:
     """Whole (context + choice) rows."""
     rows: list[int]
     input_ids: torch.Tensor
-    attention_mask: torch.Tensor
+    attention_mask: torch.Tensor         # the real tokens (counted by bench/; the forward needs no mask)
     targets: torch.Tensor                # the next token at each position
     scored: torch.Tensor                 # 1 where the target is a continuation token
 

@@ -192,6 +192,9 @@ def test_bad_multiple_choice_files_are_config_errors(toy, tmp_path):
     out_of_range = write_jsonl(tmp_path / "oor.jsonl", [{"context": "a", "choices": [" b", " c"], "answer": 2}])
     with pytest.raises(ConfigError, match=r"row 1: 'answer' must be the index of the right choice \(0..1\)"):
         mc_sets(cfg(str(out_of_range)))
+    blank = write_jsonl(tmp_path / "blank.jsonl", [{"context": "  ", "choices": [" b", " c"], "answer": 1}])
+    with pytest.raises(ConfigError, match=r"row 1: 'context' must be a string with some text"):
+        mc_sets(cfg(str(blank)))
     with pytest.raises(ConfigError, match=r"tasks.0.multiple_choice: .*missing.jsonl' is not an existing .jsonl"):
         cfg(str(tmp_path / "missing.jsonl"))
     with pytest.raises(ConfigError, match=r"tasks.0.multiple_choice: task 'x' has no embedded multiple-choice set"):
