@@ -6,6 +6,10 @@ ones unless sweep.derived_sets is 'all'). The worker builds one `PointScores` an
 its entries to each point record; `score_settings` is what the fingerprint adds for them."""
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
+from pathlib import Path
+
 import torch
 
 from ..config import ExperimentConfig
@@ -22,8 +26,26 @@ def score_settings(cfg: ExperimentConfig) -> dict:
     lm = cfg.eval.lm_eval
     if lm.tasks:
         out["lm_eval"] = {"tasks": list(lm.tasks), "include_path": lm.include_path, "limit": lm.limit,
-                          "num_fewshot": lm.num_fewshot, "seed": cfg.seed}
+                          "num_fewshot": lm.num_fewshot, "seed": cfg.seed, "version": _version("lm-eval"),
+                          "include_files": _tree_hash(Path(lm.include_path).expanduser()) if lm.include_path else ""}
     return out
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return ""
+
+
+def _tree_hash(root: Path) -> str:
+    """Hash of every file under a task directory (YAML, and data kept beside it): an edited task
+    makes old points stale. Data files elsewhere are not covered; keep them beside the YAML."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        h.update(f"{path.relative_to(root)}\0".encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def model_window(model: torch.nn.Module) -> int:

@@ -98,10 +98,13 @@ def test_lm_eval_task_swept_on_a_line(toy, tmp_path):
     assert ppl["curve"] == ppls and ppl["best"] == {"x": res["alpha"][int(np.argmin(ppls))], "y": min(ppls)}
     report = (out / "report.md").read_text()
     assert "| lm_eval:toy_choice | acc_norm |" in report and "| lm_eval:toy_answer | perplexity |" in report
+    # an edited task makes every stored point stale: the run refuses to mix them
+    (tasks / "toy_answer.yaml").write_text((tasks / "toy_answer.yaml").read_text() + "# edited\n")
+    assert main(["sweep", "-c", str(path)]) == 2
 
 
 def test_unknown_lm_eval_task_is_a_config_error_before_any_model_loads(toy, tmp_path, capsys, monkeypatch):
-    import sitv_dist.sweep.worker as worker
+    from sitv_dist.sweep import worker
     tasks = tmp_path / "lm_tasks"
     tasks.mkdir()
     (tasks / "toy_choice.yaml").write_text(TASK.format(data=write_jsonl(tmp_path / "c.jsonl", ROWS)))
