@@ -115,7 +115,8 @@ class LmEvalConfig:
     the squaring/compositional curves use, unless sweep.derived_sets is 'all'); empty: none. Needs the `lm-eval`
     extra."""
     include_path: str = ""
-    """Directory of local task YAML files (with local data files they run offline)."""
+    """Directory of local task YAML files (with local data files they run offline). Every file under it is part of
+    the fingerprint (an edited task makes stored points stale): keep a task's data files beside its YAML."""
     limit: int = 0
     """Documents per task (0: all)."""
     num_fewshot: int = -1
