@@ -10,12 +10,13 @@ A leaf of the import graph: nothing here imports the rest of the project.
 - `reference`: the key reference printed by `sitv config-reference`
 """
 from .checks import DTYPES, EMBEDDED_TASKS, ConfigError
-from .experiment import EmbeddedConfig, EvalConfig, ExperimentConfig, FinetuneConfig, ModelConfig, TaskConfig
+from .experiment import (EmbeddedConfig, EvalConfig, ExperimentConfig, FinetuneConfig, LmEvalConfig, ModelConfig,
+                         TaskConfig)
 from .load import dump, from_dict, load_config, read_resolved, to_dict
 from .reference import reference
 from .range import RangeConfig
 from .sweep import DerivedDirectionConfig, GridConfig, SlurmConfig, SweepConfig
 
 __all__ = ["DTYPES", "EMBEDDED_TASKS", "ConfigError", "DerivedDirectionConfig", "EmbeddedConfig", "EvalConfig",
-           "ExperimentConfig", "FinetuneConfig", "GridConfig", "ModelConfig", "RangeConfig", "SlurmConfig",
-           "SweepConfig", "TaskConfig", "dump", "from_dict", "load_config", "read_resolved", "reference", "to_dict"]
+           "ExperimentConfig", "FinetuneConfig", "GridConfig", "LmEvalConfig", "ModelConfig", "RangeConfig",
+           "SlurmConfig", "SweepConfig", "TaskConfig", "dump", "from_dict", "load_config", "read_resolved", "reference", "to_dict"]

@@ -84,10 +84,22 @@ class TaskConfig:
     """Evaluation texts (the task loss), same forms as `train`."""
     text_field: str = "text"
     """Field holding the text in jsonl/json/hub data."""
+    multiple_choice: str = "auto"
+    """Multiple-choice set scored at every point that evaluates this task (acc, acc_norm): a local .jsonl of
+    {"context", "choices", "answer"} rows, 'embedded' (built-in tasks), 'auto' (the embedded set when the task is
+    built-in and evaluated on its embedded data, else none) or empty (none)."""
 
     def validate(self, key: str) -> None:
         require(self.name, f"{key}.name", "name the task")
         path_name(self.name, f"{key}.name")
+        if self.multiple_choice == "embedded" and self.name not in EMBEDDED_TASKS:
+            raise ConfigError(f"{key}.multiple_choice: task {self.name!r} has no embedded multiple-choice set "
+                              f"(built-in tasks: {', '.join(EMBEDDED_TASKS)}); give a .jsonl file or ''")
+        if self.multiple_choice not in ("", "auto", "embedded"):
+            path = Path(self.multiple_choice).expanduser()
+            if path.suffix != ".jsonl" or not path.is_file():
+                raise ConfigError(f"{key}.multiple_choice: {self.multiple_choice!r} is not an existing .jsonl file; "
+                                  "give one with {\"context\", \"choices\", \"answer\"} rows, 'embedded', 'auto' or ''")
         for split in ("train", "eval"):
             source = getattr(self, split)
             if split == "train" and not source:
@@ -96,6 +108,33 @@ class TaskConfig:
                 raise ConfigError(f"{key}.{split}: task {self.name!r} has no embedded data "
                                   f"(built-in tasks: {', '.join(EMBEDDED_TASKS)}); give a file path")
             check_source(source, f"{key}.{split}")
+
+
+@dataclass
+class LmEvalConfig:
+    tasks: list[str] = field(default_factory=list)
+    """lm-evaluation-harness task names run at every line, grid, base and refinement point (not at points only
+    the squaring/compositional curves use, unless sweep.derived_sets is 'all'); empty: none. Needs the `lm-eval`
+    extra."""
+    include_path: str = ""
+    """Directory of local task YAML files (with local data files they run offline). Every file under it is part of
+    the fingerprint (an edited task makes stored points stale): keep a task's data files beside its YAML."""
+    limit: int = 0
+    """Documents per task (0: all)."""
+    num_fewshot: int = -1
+    """Few-shot examples (-1: each task's own default)."""
+
+    def validate(self, key: str) -> None:
+        if not self.tasks:
+            return
+        if not all(isinstance(t, str) and t for t in self.tasks):
+            raise ConfigError(f"{key}.tasks: give a list of lm-eval task names, got {self.tasks!r}")
+        if self.include_path and not Path(self.include_path).expanduser().is_dir():
+            raise ConfigError(f"{key}.include_path: {self.include_path!r} is not a directory of task YAML files")
+        if self.limit < 0:
+            raise ConfigError(f"{key}.limit: must be >= 0 (0 means all), got {self.limit}")
+        if self.num_fewshot < -1:
+            raise ConfigError(f"{key}.num_fewshot: must be >= 0, or -1 for each task's default, got {self.num_fewshot}")
 
 
 @dataclass
@@ -111,13 +150,16 @@ class EvalConfig:
     batch_size: int = 16
     """Texts per forward pass (texts are sorted by length, padding is masked out of the loss)."""
     max_texts: int = 0
-    """Use only the first N texts of each eval set (0: all)."""
+    """Use only the first N texts of each eval set, and items of each multiple-choice set (0: all)."""
     logit_chunk: int = 512
     """Positions whose logits are formed at once, from the final hidden states through the model's
     output head (0: the whole batch's [batch, seq, vocab] logits, as the model's forward returns them)."""
+    lm_eval: LmEvalConfig = field(default_factory=LmEvalConfig)
+    """lm-evaluation-harness tasks run on the resident model at every point; metrics per point."""
 
     def validate(self, key: str) -> None:
         check_source(self.general, f"{key}.general")
+        self.lm_eval.validate(f"{key}.lm_eval")
         positive(self.max_length, f"{key}.max_length")
         positive(self.batch_size, f"{key}.batch_size")
         non_negative(self.max_texts, f"{key}.max_texts", "0 means all")

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from ..io import atomic_write_text
 from ..outdir import OutDir
+from .accuracy import accuracy_analysis, accuracy_uncertainty
+from .accuracy_report import plot_accuracy
 from .analysis import analyse, to_jsonable
 from .barrier_uncertainty import add_barrier_intervals
 from .findings import line_findings
@@ -84,6 +86,7 @@ def build_analysis(run: dict) -> dict:
         "dedupe": dedupe_summary(run["plan"]),
         "timing": timing_summary(run["timings"], run["results"]),
         "training": {task: history_summary(h) for task, h in run["histories"].items()},
+        "accuracy": {name: acc for name, res in run["results"].items() if (acc := accuracy_analysis(res))},
     })
 
 
@@ -103,6 +106,10 @@ def write_report(out_dir: Path, bootstrap: int = 1000, level: float = 0.95, seed
         if unc:
             an["uncertainty"] = unc
         add_barrier_intervals(out, run["results"], an, bootstrap, level, seed)
+        accuracy_unc = {name: u for name in an["accuracy"]
+                        if (u := accuracy_uncertainty(out, run["results"][name], bootstrap, level, seed))}
+        if accuracy_unc:
+            an["accuracy_uncertainty"] = accuracy_unc
     add_derivatives(out, an, bootstrap, level, seed)
     for name, a in an["sweeps"].items():
         if a["kind"] == "line":
@@ -110,6 +117,9 @@ def write_report(out_dir: Path, bootstrap: int = 1000, level: float = 0.95, seed
     an["plots"], an["figure_marks"] = {}, {}
     for name, res in run["results"].items():
         paths, marks = plot_sweep(res, an["sweeps"][name], out.plots_dir)
+        if name in an["accuracy"]:
+            paths += plot_accuracy(an["accuracy"][name], (an.get("accuracy_uncertainty") or {}).get(name),
+                                   out.plots_dir)
         an["plots"][name] = [p.relative_to(out.root).as_posix() for p in paths]
         if marks is not None:
             an["figure_marks"][name] = marks

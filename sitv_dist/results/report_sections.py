@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..outdir import OutDir
+from .accuracy_report import accuracy_section
 from .markdown import fmt, percent, seconds, table
 from .report_config import configuration
 from .report_derivatives import derivatives_section
@@ -114,8 +115,9 @@ def render_report(run: dict, an: dict) -> str:
     """Markdown text of the report: the one-page summary first, then the details."""
     name = (run.get("resolved").name if run.get("resolved") is not None else None) or "experiment"
     parts = [["# sitv-dist report", "", f"Experiment `{name}`.", ""], summary(an), line_sections(an),
-             derivatives_section(an), _grids(an), barrier_section(an), merge_section(an), _preference(an),
-             _categories(an), _training(an), _timing(an), _dedupe(an), configuration(run), appendix_values(an)]
+             accuracy_section(an), derivatives_section(an), _grids(an), barrier_section(an), merge_section(an),
+             _preference(an), _categories(an), _training(an), _timing(an), _dedupe(an), configuration(run),
+             appendix_values(an)]
     parts = parts[:1] + [p + ["No sweeps of this kind in this run.", ""] if len(p) == 2 else p
                          for p in parts[1:]]
     return "\n".join(line for part in parts for line in part).rstrip() + "\n"

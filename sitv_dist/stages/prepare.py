@@ -8,6 +8,7 @@ from ..config import ConfigError, ExperimentConfig
 from ..config.merge import merge_directions
 from ..config.specs import sources
 from ..models.location import base_architecture, check_tokenizer_files
+from ..multiple_choice import mc_sets
 from ..outdir import OutDir
 from ..texts import eval_texts, load_texts
 from ..vectors import directions, lora, taskvector
@@ -31,6 +32,10 @@ def preflight(cfg: ExperimentConfig) -> None:
     embedded base's too), before any model loads or trains."""
     check_tokenizer_files(cfg)
     eval_texts(cfg)
+    mc_sets(cfg)
+    if cfg.eval.lm_eval.tasks:
+        from ..sweep.lm_eval_point import task_manager
+        task_manager(cfg.eval.lm_eval)
     for name in tasks_to_finetune(cfg):
         index = next(i for i, t in enumerate(cfg.tasks) if t.name == name)
         task = cfg.tasks[index]

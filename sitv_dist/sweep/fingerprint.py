@@ -16,6 +16,7 @@ from ..config import ConfigError, ExperimentConfig
 from ..texts import Text
 from ..vectors import directions as direction_files
 from .hashing import FileHashes
+from .score_settings import score_settings
 
 # Files of a model directory the losses depend on (weights, config, tokenizer); READMEs,
 # licences and training logs are not.
@@ -70,6 +71,7 @@ def experiment_inputs(cfg: ExperimentConfig, location: str, tv_paths: dict[str, 
                 "sweep.apply_dtype": cfg.sweep.apply_dtype, "sweep.vector_dtype": cfg.sweep.vector_dtype,
                 "eval.max_length": cfg.eval.max_length, "eval.batch_size": cfg.eval.batch_size,
                 "eval.logit_chunk": cfg.eval.logit_chunk}
+    settings.update(score_settings(cfg))        # multiple-choice sets and lm-eval settings, when configured
     directions = {}
     for name, path in sorted(tv_paths.items()):
         if not direction_files.exists(path):

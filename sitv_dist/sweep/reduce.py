@@ -29,6 +29,8 @@ def _summary(entry: dict) -> dict:
         out.update(loss=None, degenerate=True)
     if "categories" in entry:
         out["categories"] = entry["categories"]
+    if "mc" in entry:           # multiple-choice accuracy; per-item data stay in the point file
+        out["mc"] = {k: entry["mc"][k] for k in ("acc", "acc_norm", "items")}
     return out
 
 
@@ -76,7 +78,8 @@ def sweep_results(plan: Plan, sweep: Sweep, records: dict[str, dict], eval_sets:
         tasks = {name[5:]: _summary(v) for name, v in record["sets"].items() if name.startswith("task:")}
         points.append({"id": pid, "coefficients": [record["coefficients"][d] for d in sweep.directions],
                        "general": _summary(record["sets"]["general"]), "tasks": tasks,
-                       "time_s": record["time_s"], "round": rounds[pid][0], "origin": rounds[pid][1]})
+                       "time_s": record["time_s"], "round": rounds[pid][0], "origin": rounds[pid][1]}
+                      | ({"lm_eval": record["lm_eval"]} if "lm_eval" in record else {}))
     result = {"schema": "sitv-dist/results/1", "sweep": sweep.name, "kind": sweep.kind,
               "directions": sweep.directions,
               "task_of": {d: d for d in sweep.directions if f"task:{d}" in plan.eval_sets}}

@@ -23,6 +23,7 @@ from ..vectors import directions, taskvector
 from .apply import PointWriter
 from .evaluation import build_eval_set, per_text_nll, summarize, usable_chunk
 from .plan import Plan, PlannedPoint, load_plan
+from .scores import PointScores
 
 
 class Worker:
@@ -55,6 +56,7 @@ class Worker:
                                       DTYPE[cfg.sweep.vector_dtype]) for d in used}
         self.writer = PointWriter(self.model, vectors, DTYPE[cfg.sweep.apply_dtype], cfg.sweep.resident)
         self.chunk = usable_chunk(self.model, self.sets, cfg.eval.logit_chunk)
+        self.scores = PointScores(cfg, plan, self.model, tokenizer, self.device)     # accuracy, lm-eval
         out.write_eval_sets(_eval_sets_info(self.sets))
 
     def evaluate(self, point: PlannedPoint) -> dict:
@@ -73,9 +75,10 @@ class Worker:
             if _uniform(summary["loss"], self.vocab):
                 summary["degenerate"] = True
             sets[name] = summary
-        return {"id": point.id, "fingerprint": point.fingerprint,
-                "coefficients": self.plan.coefficients(point),
-                "sets": sets, "time_s": time.perf_counter() - start, "device": str(self.device)}
+        record = {"id": point.id, "fingerprint": point.fingerprint,
+                  "coefficients": self.plan.coefficients(point), "sets": sets}
+        self.scores.add(point, record)
+        return record | {"time_s": time.perf_counter() - start, "device": str(self.device)}
 
 
 def _uniform(loss: float | None, vocab: int) -> bool:

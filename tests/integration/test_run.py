@@ -55,6 +55,15 @@ def test_sitv_run_end_to_end(tmp_path, capsys):
     # every grid point shares the one base with the lines
     grid = json.loads((out / "results" / "grid_sentiment_positive__sentiment_negative.json").read_text())
     assert grid["base_loss"] == base
+    # accuracy on the embedded multiple-choice sets, with bootstrap intervals over items
+    for task in ("sentiment_positive", "qa_factual"):
+        line = json.loads((out / "results" / f"line_{task}.json").read_text())
+        acc = analysis["accuracy"][f"line_{task}"]["series"][f"mc:{task}"]
+        curve = [line["points"][i]["tasks"][task]["mc"]["acc"] for i in line["index"]["line"]]
+        assert acc["items"] == 24 and acc["metrics"]["acc"]["curve"] == curve
+        assert analysis["accuracy_uncertainty"][f"line_{task}"][task]["acc"]["ci"][2][0] <= curve[2]
+        assert f"line_{task}_accuracy.png" in plots and f"| mc:{task} | acc |" in report
+    assert "grid_sentiment_positive__sentiment_negative_accuracy_mc_sentiment_positive.png" in plots
 
     # exact slope and curvature at α = 0 of every eval set along each line (issue #14), controls beside
     d = analysis["sweeps"]["line_qa_factual"]["derivatives"]
