@@ -23,7 +23,7 @@ from ..sweep.derivatives import per_text_derivatives
 from ..sweep.evaluation import build_eval_set
 from ..sweep.plan import load_plan
 from ..texts import eval_texts
-from ..vectors import taskvector
+from ..vectors import directions, lora, taskvector
 from ..vectors.derived import random_direction
 
 
@@ -63,7 +63,10 @@ def _evaluate(cfg, out, plan, todo, device, progress) -> dict:
 
     def vector(name):
         if name not in vectors:
-            vectors[name] = taskvector.load(paths[name], model, f"sweep.task_vectors.{name}", device)
+            loaded = directions.load(paths[name], model, f"sweep.task_vectors.{name}", device)
+            # a LoRA direction's T = scaling·B·A on the adapted weights only (zero elsewhere):
+            # derivatives need it as tensors, which is O(adapted parameters), never the full model
+            vectors[name] = lora.densify(loaded) if isinstance(loaded, lora.LoraDirection) else loaded
         return vectors[name]
 
     result = {}

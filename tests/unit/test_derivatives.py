@@ -85,15 +85,16 @@ def test_slope_and_curvature_equal_finite_differences(gpt2):
 
 
 def _autograd(model, es, dirs):
-    """g_i = <∇L, T_i> by one backward pass, H_ij = <∇ g_i, T_j> by a second one."""
+    """g_i = <∇L, T_i> by one backward pass, H_ij = <∇ g_i, T_j> by a second one (a direction
+    without a parameter is zero there)."""
     params = dict(model.named_parameters(remove_duplicate=True))
     with sdpa_kernel(SDPBackend.MATH):      # the fused CPU kernel has no double backward
         loss = sum(token_nll(model(input_ids=b.input_ids, attention_mask=b.attention_mask).logits, b.input_ids,
                              b.attention_mask).double().sum() for b in es.batches) / float(es.tokens.sum())
         grads = torch.autograd.grad(loss, list(params.values()), create_graph=True)
-        g = [sum((gr * d[n]).sum() for gr, n in zip(grads, params)) for d in dirs]
+        g = [sum((gr * d[n]).sum() for gr, n in zip(grads, params) if n in d) for d in dirs]
         h = [[float(sum((x * d[n]).sum() for x, n in zip(torch.autograd.grad(gi, list(params.values()),
-                                                                             retain_graph=True), params)))
+                                                                             retain_graph=True), params) if n in d))
               for d in dirs] for gi in g]
     return np.array([float(x.detach()) for x in g]), np.array(h)
 
@@ -236,3 +237,31 @@ def test_analysis_leaves_out_stale_entries(tmp_path):
     assert d["slope"] == pytest.approx(0.6 / 5) and d["curvature"] == pytest.approx(3.0 / 5)
     assert d["predicted_min"] == pytest.approx(-0.2) and d["predicted_return"] == pytest.approx(-0.4)
     assert "derivative_controls" not in an["sweeps"]["line_a"] and an["derivatives_stale"] == ["line_a/random1"]
+
+
+def test_lora_direction_slope_and_curvature(gpt2, tmp_path):
+    """A LoRA adapter as the direction (GPT-2's Conv1D: fan_in_fan_out): the derivatives of its
+    dense scaling·B·A equal finite differences of the sweep's own LoRA path (PointWriter adds
+    B·A per adapted weight) to 1e-4 relative, and autograd to 1e-6."""
+    peft = pytest.importorskip("peft")
+    from sitv_dist.vectors import directions, lora
+    _, model, es, _, _ = gpt2
+    PointWriter(model, {}, torch.float64).apply({})
+    torch.manual_seed(4)
+    config = peft.LoraConfig(r=4, lora_alpha=8, target_modules=["c_attn", "c_fc"], fan_in_fan_out=True,
+                             init_lora_weights=False)
+    wrapped = peft.get_peft_model(type(model)(model.config).double(), config)
+    wrapped.save_pretrained(tmp_path / "adapter")
+    direction = directions.load(tmp_path / "adapter", model, "k", None, torch.float64)
+    assert isinstance(direction, lora.LoraDirection)
+    dense = {n: t.double() for n, t in lora.densify(direction).items()}
+    d = set_derivatives(per_text_derivatives(model, es, [dense]), es.tokens)
+    writer = PointWriter(model, {"L": direction}, torch.float64)
+    eps = 1e-3
+    lp, l0, lm = (_loss(model, writer, es, {"L": s}) for s in (eps, 0.0, -eps))
+    slope, curv = (lp - lm) / (2 * eps), (lp - 2 * l0 + lm) / eps ** 2
+    assert abs(d["grad"][0] - slope) <= 1e-4 * abs(slope) and abs(d["hess"][0, 0] - curv) <= 1e-4 * abs(curv)
+    assert abs(d["grad"][0]) > 1e-3 and abs(d["hess"][0, 0]) > 1e-3
+    writer.apply({})                                            # back to the base for autograd
+    g, h = _autograd(model, es, [dense])
+    assert np.allclose(d["grad"], g, rtol=1e-6, atol=0) and np.allclose(d["hess"], h, rtol=1e-6, atol=0)
