@@ -37,24 +37,10 @@ from sitv_dist.sweep.multiple_choice import (
     choice_loglikelihoods,
     score,
 )
+from sitv_dist.multiple_choice import lm_eval_task_yaml
 from sitv_dist.sweep.scores import model_window
 from sitv_dist.texts import eval_texts
 
-TASK_YAML = """task: bench_{name}
-dataset_path: json
-dataset_kwargs:
-  data_files:
-    test: {data}
-test_split: test
-output_type: multiple_choice
-doc_to_text: context
-doc_to_choice: choices
-doc_to_target: answer
-target_delimiter: ""
-metric_list:
-  - metric: acc
-  - metric: acc_norm
-"""
 
 
 def timed(fn) -> tuple[float, object]:
@@ -97,7 +83,7 @@ def main() -> None:
                 data = src if not args.items else Path(tmp.name) / f"{task.name}.jsonl"
                 if args.items:
                     data.write_text("".join(src.read_text().splitlines(keepends=True)[:args.items]))
-                (Path(tmp.name) / f"{task.name}.yaml").write_text(TASK_YAML.format(name=task.name, data=data))
+                (Path(tmp.name) / f"{task.name}.yaml").write_text(lm_eval_task_yaml(f"bench_{task.name}", data))
         lm = HFLM(pretrained=model, tokenizer=tok, batch_size=cfg.eval.batch_size)
         manager = TaskManager(include_path=tmp.name)
         names = [f"bench_{t}" for t in items]

@@ -82,3 +82,28 @@ def items_hash(items: list[Item]) -> str:
     for it in items:
         h.update(json.dumps([it.context, list(it.choices), it.answer]).encode())
     return h.hexdigest()[:16]
+
+
+LM_EVAL_TASK = """task: {name}
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    test: {data}
+test_split: test
+output_type: multiple_choice
+doc_to_text: context
+doc_to_choice: choices
+doc_to_target: answer
+target_delimiter: ""
+metric_list:
+  - metric: acc
+  - metric: acc_norm
+"""
+
+
+def lm_eval_task_yaml(name: str, data_file) -> str:
+    """An lm-evaluation-harness task over a jsonl multiple-choice file of this format (local,
+    offline): what the native scoring reproduces, with the choices' own leading spaces
+    (`target_delimiter: ""`)."""
+    return LM_EVAL_TASK.format(name=name, data=data_file)
+

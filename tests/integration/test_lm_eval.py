@@ -10,6 +10,7 @@ import yaml
 from conftest import make_config, write_jsonl
 
 from sitv_dist.cli import main
+from sitv_dist.multiple_choice import lm_eval_task_yaml
 from sitv_dist.outdir import OutDir
 
 ROWS = [{"context": c, "choices": ch, "answer": a} for c, ch, a in [
@@ -25,21 +26,6 @@ ROWS = [{"context": c, "choices": ch, "answer": a} for c, ch, a in [
     ("def add(a, b): return", [" the sea", " a + b  # adds two numbers"], 1),
 ]]
 
-TASK = """task: toy_choice
-dataset_path: json
-dataset_kwargs:
-  data_files:
-    test: {data}
-test_split: test
-output_type: multiple_choice
-doc_to_text: context
-doc_to_choice: choices
-doc_to_target: answer
-target_delimiter: ""
-metric_list:
-  - metric: acc
-  - metric: acc_norm
-"""
 
 LOGLIK = """task: toy_answer
 dataset_path: json
@@ -62,7 +48,7 @@ def test_lm_eval_task_swept_on_a_line(toy, tmp_path):
     data = write_jsonl(tmp_path / "choice.jsonl", ROWS)
     tasks = tmp_path / "lm_tasks"
     tasks.mkdir()
-    (tasks / "toy_choice.yaml").write_text(TASK.format(data=data))
+    (tasks / "toy_choice.yaml").write_text(lm_eval_task_yaml("toy_choice", data))
     (tasks / "toy_answer.yaml").write_text(LOGLIK.format(data=data))
     out = tmp_path / "out"
     path = make_config(toy, tmp_path, out, squaring=True, compositional=False, refine_rounds=0)
@@ -107,7 +93,7 @@ def test_unknown_lm_eval_task_is_a_config_error_before_any_model_loads(toy, tmp_
     from sitv_dist.sweep import worker
     tasks = tmp_path / "lm_tasks"
     tasks.mkdir()
-    (tasks / "toy_choice.yaml").write_text(TASK.format(data=write_jsonl(tmp_path / "c.jsonl", ROWS)))
+    (tasks / "toy_choice.yaml").write_text(lm_eval_task_yaml("toy_choice", write_jsonl(tmp_path / "c.jsonl", ROWS)))
     path = make_config(toy, tmp_path, tmp_path / "out")
     cfg = yaml.safe_load(path.read_text())
     cfg["eval"]["lm_eval"] = {"tasks": ["toy_choice", "no_such_task_xyz"], "include_path": str(tasks)}

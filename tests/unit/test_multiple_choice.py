@@ -12,7 +12,7 @@ from conftest import SENTENCES, write_jsonl
 
 from sitv_dist.config import ConfigError, ModelConfig, load_config
 from sitv_dist.models.loading import load_model, load_tokenizer
-from sitv_dist.multiple_choice import Item, load_items
+from sitv_dist.multiple_choice import Item, lm_eval_task_yaml, load_items
 from sitv_dist.sweep.multiple_choice import (
     build_mc_set,
     choice_loglikelihoods,
@@ -42,21 +42,6 @@ def mc_rows(seed: int = 0) -> list[dict]:
     return rows
 
 
-TASK_YAML = """task: toy_mc
-dataset_path: json
-dataset_kwargs:
-  data_files:
-    test: {data}
-test_split: test
-output_type: multiple_choice
-doc_to_text: context
-doc_to_choice: choices
-doc_to_target: answer
-target_delimiter: ""
-metric_list:
-  - metric: acc
-  - metric: acc_norm
-"""
 
 
 def model_at(toy, alpha: float):
@@ -86,7 +71,7 @@ def test_native_accuracy_equals_lm_eval_and_direct_loglikelihoods(toy, tmp_path,
     rows = mc_rows()
     data = write_jsonl(tmp_path / "mc.jsonl", rows)
     (tmp_path / "tasks").mkdir()
-    (tmp_path / "tasks" / "toy_mc.yaml").write_text(TASK_YAML.format(data=data))
+    (tmp_path / "tasks" / "toy_mc.yaml").write_text(lm_eval_task_yaml("toy_mc", data))
     tok = load_tokenizer(str(toy["base"]))
     model = model_at(toy, alpha)
     items = load_items(data, "test")
