@@ -9,7 +9,7 @@ import numpy as np
 
 from .analysis import as_array
 from .figures import plt, save
-from .markdown import interval, table
+from .markdown import fmt, interval, table
 
 
 def plot_accuracy(acc: dict, unc: dict | None, plots_dir: Path) -> list[Path]:
@@ -56,6 +56,15 @@ def plot_accuracy(acc: dict, unc: dict | None, plots_dir: Path) -> list[Path]:
     return written
 
 
+def _score(v) -> str:
+    """Accuracies and other scores to 2 decimals (100 items resolve 0.01 at best)."""
+    return fmt(v, 2)
+
+
+def _alpha(v) -> str:
+    return fmt(v, 3)
+
+
 def accuracy_section(an: dict) -> list[str]:
     """'## Accuracy': per sweep and task, accuracy at α = 0 and its best α, with intervals."""
     acc = an.get("accuracy") or {}
@@ -75,15 +84,15 @@ def accuracy_section(an: dict) -> list[str]:
                 ci = (unc.get(s["task"]) or {}).get(metric) if key.startswith("mc:") else None
                 if a["kind"] == "line":
                     k0 = a["alpha"].index(0.0) if 0.0 in a["alpha"] else None
-                    base_ci = interval(ci["ci"][k0]) if ci and k0 is not None else "n/a"
-                    best_ci = interval(ci["ci"][a["alpha"].index(m["best"]["x"])]) if ci and m["best"]["x"] is not None \
-                        else "n/a"
-                    rows.append([key, metric, m["base"], base_ci, m["best"]["x"], m["best"]["y"], best_ci,
-                                 interval(ci["best_alpha_ci"]) if ci else "n/a"])
+                    base_ci = interval(ci["ci"][k0], _score) if ci and k0 is not None else "n/a"
+                    best_ci = interval(ci["ci"][a["alpha"].index(m["best"]["x"])], _score) \
+                        if ci and m["best"]["x"] is not None else "n/a"
+                    rows.append([key, metric, _score(m["base"]), base_ci, fmt(m["best"]["x"], 3), _score(m["best"]["y"]),
+                                 best_ci, interval(ci["best_alpha_ci"], _alpha) if ci else "n/a"])
                 else:
                     best = m["best"]
-                    rows.append([key, metric, m["base"], ", ".join(f"{c:.4g}" for c in best["coefficients"] or []),
-                                 best["y"]])
+                    rows.append([key, metric, _score(m["base"]), ", ".join(f"{c:.4g}" for c in best["coefficients"] or []),
+                                 _score(best["y"])])
         lines += [f"### {sweep}", ""]
         if a["kind"] == "line":
             lines += table(["set", "metric", "at α = 0", "interval", "best α", "best", "interval",
