@@ -48,7 +48,7 @@ def _training(an: dict) -> list[str]:
     if not an["training"]:
         return lines + ["No fine-tuning histories found.", ""]
     rows = [[task, h["epochs_run"], h["best_epoch"], h["stopped_early"], h["final_train_loss"],
-             h["final_val_loss"], h["time_s"]] for task, h in an["training"].items()]
+             h["final_val_loss"], seconds(h["time_s"])] for task, h in an["training"].items()]
     return lines + table(["task", "epochs run", "best epoch", "stopped early", "final train loss",
                           "final val loss", "time (s)"], rows)
 
