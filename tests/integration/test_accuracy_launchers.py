@@ -8,9 +8,10 @@ from pathlib import Path
 
 import yaml
 from conftest import make_config, records, write_jsonl
-from test_lm_eval import ROWS, TASK
+from test_lm_eval import ROWS
 
 from sitv_dist.config import load_config
+from sitv_dist.multiple_choice import lm_eval_task_yaml
 from sitv_dist.stages import sweep as pipeline
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,7 +29,7 @@ def test_accuracy_under_torchrun_equals_one_process(toy, tmp_path):
     data = write_jsonl(tmp_path / "choice.jsonl", ROWS)
     tasks = tmp_path / "lm_tasks"
     tasks.mkdir()
-    (tasks / "toy_choice.yaml").write_text(TASK.format(data=data))
+    (tasks / "toy_choice.yaml").write_text(lm_eval_task_yaml("toy_choice", data))
     single, ranks = tmp_path / "single", tmp_path / "ranks"
     opts = {"squaring": False, "compositional": False, "refine_rounds": 0}
     pipeline.sweep(load_config(with_accuracy(make_config(toy, tmp_path, single, **opts), data, tasks)), single,
