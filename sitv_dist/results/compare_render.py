@@ -6,21 +6,25 @@ from __future__ import annotations
 from pathlib import Path
 
 from .compare_rows import ANALYSIS_FILE, MATCHES_ANALYSIS, NO_ANALYSIS
-from .markdown import fmt, interval, table
+from .markdown import fmt, interval, percent, table
 
 CURVES = (("crossings", "L(α)"), ("squaring", "L(2α)"), ("compositional", "L(α+α²)"))   # row key, curve
 
 
 def _crossing_cell(entries: list[dict] | None, use_coefficient: bool = False) -> str:
+    """Each crossing's location, marked as in the run report: ✓ resolved, or (not resolved)
+    when the bootstrap says it is within the eval set's noise; unmarked without a bootstrap."""
     if entries is None:
         return "not evaluated"
     if not entries:
         return "none"
-    return "; ".join(fmt(e["coefficient"] if use_coefficient else e["x"]) for e in entries)
+    marks = {True: " ✓", False: " (not resolved)", None: ""}
+    return "; ".join(fmt(e["coefficient"] if use_coefficient else e["x"]) + marks[e.get("resolved")]
+                     for e in entries)
 
 
 def _pct_of(v: float | None) -> str:
-    return "n/a" if v is None else fmt(100.0 * v)
+    return percent(v)
 
 
 def render(doc: dict) -> str:
@@ -40,16 +44,18 @@ def render(doc: dict) -> str:
         for r in doc["lines"]:
             g, t = r["general_min"], r["task_min"]
             rows.append([r["experiment"], r["sweep"], r["task"] or "n/a", r["task_vector_norm"], r["base_loss"],
-                         g["alpha"], g["loss"], g["improvement_pct"], r["task_base_loss"], t["alpha"], t["loss"],
-                         t["improvement_pct"], _crossing_cell(r["crossings"]),
+                         g["alpha"], g["loss"], fmt(g["improvement_pct"], 1), r["task_base_loss"], t["alpha"],
+                         t["loss"], fmt(t["improvement_pct"], 1), _crossing_cell(r["crossings"]),
                          _crossing_cell(r["squaring"]), _crossing_cell(r["squaring"], True)])
         lines += table(["experiment", "sweep", "task", "‖T‖", "L(0)", "α at min L", "min L",
                         "L improvement vs L(0) (%)", "task loss at α = 0", "α at min task loss", "min task loss",
                         "task improvement vs α = 0 (%)", "crossings of L(α) − L(0) (α)",
                         "squaring returns (α)", "squaring returns (2α)"], rows)
         lines += ["Improvement = 100 (value at α = 0 − minimum) / value at α = 0; 0 when the minimum is at α = 0. "
-                  "Crossings are sign changes of L(α) − L(0) between neighbouring samples, located by linear "
-                  "interpolation, the base point excluded (as in each run's report). A squaring return at α is a "
+                  "Minima and crossings are over every evaluated point on the line (the α grid, 2α, α+α² and "
+                  "refinement points), as in each run's report; crossings are sign changes of L(α) − L(0) between "
+                  "neighbouring points, located by linear interpolation, the base point excluded, marked ✓ when "
+                  "resolved against the eval set's noise and '(not resolved)' when within it. A squaring return at α is a "
                   "crossing of L(2α) − L(0), i.e. of the line at 2α. ‖T‖ is the task-vector file's "
                   "`global_norm`.", ""]
     lines += ["## Uncertainty (bootstrap over eval texts)", ""]
@@ -69,8 +75,8 @@ def render(doc: dict) -> str:
             g, t = r["general_min"], r["task_min"]
             rows.append([r["experiment"], r["sweep"], g["alpha"], interval(g["alpha_ci"]), _pct_of(g["at_observed"]),
                          t["alpha"], interval(t["alpha_ci"]), _pct_of(t["at_observed"])])
-        lines += table(["experiment", "sweep", "α at min L", f"{pct} interval", "replicates with the same α (%)",
-                        "α at min task loss", f"{pct} interval", "replicates with the same α (%)"], rows)
+        lines += table(["experiment", "sweep", "α at min L", f"{pct} interval", "replicates with the same α",
+                        "α at min task loss", f"{pct} interval", "replicates with the same α"], rows)
         rows = []
         for r in boot:
             for key, curve in CURVES:
@@ -79,7 +85,7 @@ def render(doc: dict) -> str:
                                  e["resolved"]])
         if rows:
             lines += table(["experiment", "sweep", "curve", "#", "α (interpolated)", f"{pct} interval",
-                            "present in replicates (%)", "sign change resolved"], rows)
+                            "present in replicates", "sign change resolved"], rows)
             lines += ["'Resolved': on both sides of the crossing some sample within the same run has a "
                       f"{pct} interval of the curve − L(0) that excludes 0 with the crossing's sign.", ""]
         else:

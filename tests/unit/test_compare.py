@@ -118,10 +118,13 @@ def test_table_numbers_match_each_runs_results(runs):
         assert cells[3] == f"{float(meta['global_norm']):.4f}"
         assert cells[4] == f"{base:.4f}"
         assert cells[5] == f"{cs[k]:.4f}" and cells[6] == f"{line[k]:.4f}"
-        assert cells[7] == f"{100 * (base - line[k]) / base:.4f}"
+        assert cells[7] == f"{100 * (base - line[k]) / base:.1f}"
         assert cells[8] == f"{t0:.4f}" and cells[9] == f"{res['alpha'][kt]:.4f}" and cells[10] == f"{tline[kt]:.4f}"
-        assert cells[12] == ("; ".join(f"{c['x']:.4f}" for c in an["crossings"]) or "none")
-        assert cells[14] == ("; ".join(f"{c['coefficient']:.4f}" for c in an["squaring"]["crossings"]) or "none")
+        mark = {True: " ✓", False: " (not resolved)", None: ""}
+        assert cells[12] == ("; ".join(f"{c['x']:.4f}{mark[e['resolved']]}" for c, e in zip(an["crossings"], r["crossings"]))
+                             or "none")
+        assert cells[14] == ("; ".join(f"{c['coefficient']:.4f}{mark[e['resolved']]}"
+                                       for c, e in zip(an["squaring"]["crossings"], r["squaring"])) or "none")
     a_sent = next(r for r in doc["lines"] if (r["experiment"], r["sweep"]) == ("A", "line_sent"))
     assert len(a_sent["crossings"]) == 1 and abs(a_sent["crossings"][0]["x"] - ROOT) < 0.05
     c_other = next(r for r in doc["lines"] if r["experiment"] == "C")
