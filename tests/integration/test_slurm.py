@@ -57,6 +57,28 @@ def array_finished(job_id):
     return out.returncode == 0 and bool(states) and set(states) <= ENDED
 
 
+def restarts(job_id) -> int:
+    info = subprocess.run(["scontrol", "show", "job", job_id], capture_output=True, text=True).stdout
+    found = re.search(r"Restarts=(\d+)", info)
+    return int(found.group(1)) if found else 0
+
+
+def preempt(job_id) -> None:
+    """USR2 to a running task, as Slurm sends it before a time limit. `scancel` retries a signal
+    the controller answers with 'try again later' (it does while the task requeues itself) every
+    5 s, and such a retry can hit the requeued instance as it starts, before submitit's handler
+    exists, which kills it (seen in CI: the task ended FAILED). So: one attempt, scancel stopped
+    before its retry, and another attempt only if no requeue followed."""
+    for _ in range(5):
+        subprocess.run(["timeout", "3", "scancel", "--signal=USR2", job_id])
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if restarts(job_id) >= 1:
+                return
+            time.sleep(0.2)
+    raise AssertionError(f"{job_id} was never requeued after USR2")
+
+
 def points_of_shard(out, plan, shard):
     return sum(p.shard == shard and (out / "points" / f"{p.id}.json").exists() for p in plan.points)
 
@@ -117,7 +139,7 @@ def test_preempted_task_is_requeued_and_resumes(toy, tmp_path, slurm_cluster):
     victim = stats["submitted"][0]
     wait_until(lambda: points_of_shard(out, plan, 0) >= 5, 180, "task 0 to finish 5 points")
     # the signal Slurm sends before a time limit (submitit asks for USR2): checkpoint → requeue
-    subprocess.run(["scancel", "--signal=USR2", victim], check=True)
+    preempt(victim)
     wait_until(lambda: array_finished(victim), 300, "the array job, with the requeued task, to end")
     info = subprocess.run(["scontrol", "show", "job", victim], capture_output=True, text=True).stdout
     restarts = int(re.search(r"Restarts=(\d+)", info).group(1))
