@@ -237,10 +237,11 @@ class OutDir:
         """Point files on disk (a progress count for launchers; not checked)."""
         return sum(1 for _ in self.points_dir.glob("p*.json")) if self.points_dir.is_dir() else 0
 
-    def done_ids(self, plan) -> set[str]:
-        """Ids of planned points whose valid result is on disk with every set the plan asks for."""
+    def done_ids(self, plan, points=None) -> set[str]:
+        """Ids of planned points (of `points`, default all) whose valid result is on disk with
+        every set the plan asks for."""
         done = set()
-        for p in plan.points:
+        for p in plan.points if points is None else points:
             record = self.read_point(p.id, p.fingerprint)
             if record is not None and all(s in record["sets"] for s in p.sets):
                 done.add(p.id)

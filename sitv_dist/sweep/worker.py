@@ -133,9 +133,10 @@ def run_shards(cfg: ExperimentConfig, out: OutDir, plan: Plan, shards: list[int]
             k, lock = _take_shard(out, plan, pending)
             pending.remove(k)
             try:
-                done = out.done_ids(plan)          # after the lock: what another process finished meanwhile
-                todo = [p for p in mine if p.shard == k and p.id not in done]
-                if todo and worker is None:
+                shard = [p for p in mine if p.shard == k]
+                finished = out.done_ids(plan, shard)   # after the lock: what another process finished meanwhile
+                todo = [p for p in shard if p.id not in finished]
+                if todo and worker is None:     # loads the vectors of every point this process may still evaluate
                     worker = Worker(cfg, out, plan, device, [p for p in mine if p.id not in done])
                 _evaluate(worker, out, todo, stats, bar)
             finally:
