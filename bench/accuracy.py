@@ -28,7 +28,7 @@ import torch
 
 from sitv_dist.config import load_config
 from sitv_dist.models.loading import load_model, load_tokenizer
-from sitv_dist.models.location import model_location
+from sitv_dist.stages.prepare import prepare_base
 from sitv_dist.multiple_choice import mc_sets, mc_source
 from sitv_dist.sweep.evaluation import build_eval_set, per_text_nll
 from sitv_dist.sweep.multiple_choice import (
@@ -59,7 +59,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cfg = load_config(None, [f"model.name_or_path={args.model}", f"eval.max_texts={args.items}"])
-    location = model_location(cfg)
+    location = prepare_base(cfg)
     device = torch.device("cpu")
     model, tok = load_model(location, cfg.model, device), load_tokenizer(location)
     texts = eval_texts(cfg)

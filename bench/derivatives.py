@@ -20,7 +20,7 @@ import torch
 
 from sitv_dist.config import load_config
 from sitv_dist.models.loading import load_model, load_tokenizer, parameters
-from sitv_dist.models.location import model_location
+from sitv_dist.stages.prepare import prepare_base
 from sitv_dist.sweep.apply import PointWriter
 from sitv_dist.sweep.derivatives import per_text_derivatives
 from sitv_dist.sweep.evaluation import build_eval_set, per_text_nll
@@ -52,7 +52,7 @@ def main() -> None:
     sets += [f"eval.max_texts={args.texts}"] if args.texts else []
     sets += [f"eval.max_length={args.max_length}"] if args.max_length else []
     cfg = load_config(None, sets)
-    location = model_location(cfg)
+    location = prepare_base(cfg)
     model = load_model(location, cfg.model, torch.device("cpu"), dtype="float32")
     es = build_eval_set("general", eval_texts(cfg)["general"], load_tokenizer(location), cfg.eval.max_length,
                         cfg.eval.batch_size, torch.device("cpu"), model.get_input_embeddings().num_embeddings)

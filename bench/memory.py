@@ -149,10 +149,10 @@ def random_vectors(root: Path, model_dir: str, count: int) -> dict[str, str]:
 
 def memory_table(args) -> None:
     from sitv_dist.config import load_config
-    from sitv_dist.models.location import model_location
+    from sitv_dist.stages.prepare import prepare_base
     root = Path(args.out)
     root.mkdir(parents=True, exist_ok=True)
-    tokenizer_dir = model_location(load_config(None, []))
+    tokenizer_dir = prepare_base(load_config(None, []))
     models = [random_model(root, tokenizer_dir, int(h)) for h in args.hidden.split(",") if h]
     smol = Path(args.smollm2).expanduser()
     if args.smollm2 and (smol / "config.json").is_file():
@@ -203,10 +203,10 @@ def plan_table(args) -> None:
     """`sitv plan`'s total against the measured peak of the same worker (RSS over the process
     after imports), and LoRA directions against dense ones, and chunked against full logits."""
     from sitv_dist.config import load_config
-    from sitv_dist.models.location import model_location
+    from sitv_dist.stages.prepare import prepare_base
     root = Path(args.out)
     root.mkdir(parents=True, exist_ok=True)
-    tokenizer_dir = model_location(load_config(None, []))
+    tokenizer_dir = prepare_base(load_config(None, []))
     models = [random_model(root, tokenizer_dir, int(h))[0] for h in args.hidden.split(",") if h]
     for extra in (args.smollm2, args.gemma3):
         if extra and (Path(extra).expanduser() / "config.json").is_file():

@@ -34,7 +34,7 @@ from sitv_dist.sweep.apply import PointWriter
 from sitv_dist.config import load_config
 from sitv_dist.sweep.evaluation import build_eval_set, per_text_nll
 from sitv_dist.models.loading import load_model, load_tokenizer, parameters
-from sitv_dist.models.location import model_location
+from sitv_dist.stages.prepare import prepare_base
 from sitv_dist.sweep.plan import axis
 from sitv_dist.outdir import OutDir
 from sitv_dist.texts import eval_texts
@@ -79,7 +79,7 @@ def main() -> None:
                       [f"sweep.task_vectors={{sentiment_positive: {tv_path}}}"])
 
     # floor before the sweep, the sweep, floor after it (the machine's speed drifts)
-    location = model_location(cfg)
+    location = prepare_base(cfg)
     device = torch.device("cpu")
     model, tok = load_model(location, cfg.model, device), load_tokenizer(location)
     texts = eval_texts(cfg)

@@ -231,7 +231,7 @@ def _booby_trap() -> contextlib.ExitStack:
     def trap(*a, **k):
         raise _Trap("a model was loaded or built")
     stack.enter_context(mock.patch.object(transformers.PreTrainedModel, "from_pretrained", trap))
-    stack.enter_context(mock.patch("sitv_dist.embedded.build.build", trap))
+    stack.enter_context(mock.patch("sitv_dist.finetune.pretrain.build", trap))
     return stack
 
 

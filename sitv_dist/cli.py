@@ -83,9 +83,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    from .stages.prepare import prepare_base
     from .sweep.budget import GIB, memory_plan, render
     cfg = load_config(args.config, list(args.set))
-    plan = memory_plan(cfg, int(args.device_memory * GIB) if args.device_memory else None)
+    plan = memory_plan(cfg, int(args.device_memory * GIB) if args.device_memory else None,
+                       location=prepare_base(cfg))      # the plan reads the base's config.json
     print(json.dumps(plan, indent=1) if args.json else render(plan))
     return 0 if plan["fits"] else 3
 

@@ -1,12 +1,12 @@
-"""Where the base model comes from: the embedded default (built and cached on first use, its
-pre-training timed in OUT/timings.json) or the configured local directory / hub id."""
+"""Where the base model comes from: the embedded default's cache folder or the configured local
+directory / hub id. Pure lookups: nothing here builds or downloads anything (the embedded base
+is built by the prepare step, `sitv_dist.stages.prepare.prepare_base`)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from ..config import ConfigError, ExperimentConfig
-from ..embedded.build import build_key, cache_root, ensure_embedded, model_config
-from ..outdir import OutDir
+from ..embedded.base_spec import base_dir, is_built, model_config
 from .loading import local_or_hub
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json")
@@ -14,7 +14,7 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer
 
 def cached_embedded(cfg: ExperimentConfig) -> Path:
     """Where the embedded base of these settings is (or will be) cached."""
-    return cache_root(cfg.embedded) / f"embedded-{build_key(cfg.embedded, cfg.seed)}"
+    return base_dir(cfg.embedded, cfg.seed)
 
 
 def base_architecture(cfg: ExperimentConfig):
@@ -23,7 +23,7 @@ def base_architecture(cfg: ExperimentConfig):
     from transformers import AutoConfig
     if cfg.model.name_or_path == "embedded":
         cached = cached_embedded(cfg)
-        return AutoConfig.from_pretrained(cached) if (cached / "config.json").is_file() else model_config(cfg.embedded)
+        return AutoConfig.from_pretrained(cached) if is_built(cached) else model_config(cfg.embedded)
     kwargs = {"gguf_file": cfg.model.gguf_file} if cfg.model.gguf_file else {}
     return AutoConfig.from_pretrained(local_or_hub(cfg.model.name_or_path), **kwargs)
 
@@ -39,16 +39,19 @@ def check_tokenizer_files(cfg: ExperimentConfig) -> None:
 
 
 def model_location(cfg: ExperimentConfig) -> str:
-    """Where the base model is loaded from; builds (or reuses) the embedded model if asked."""
+    """Where the base model is loaded from (for the embedded default: its cache folder, which
+    exists once the prepare step has built it; see `require_base`)."""
     if cfg.model.name_or_path == "embedded":
-        return str(ensure_embedded(cfg.embedded, seed=cfg.seed))
+        return str(cached_embedded(cfg))
     return local_or_hub(cfg.model.name_or_path)
 
 
-def base_location(cfg: ExperimentConfig, out: OutDir) -> str:
-    """`model_location`, with the embedded base's first build timed as the 'pretrain' stage."""
-    if cfg.model.name_or_path == "embedded":
-        if not (cached_embedded(cfg) / "config.json").is_file():
-            with out.timed("pretrain"):
-                return model_location(cfg)
-    return model_location(cfg)
+def require_base(cfg: ExperimentConfig) -> str:
+    """`model_location`, refusing an embedded base that was never built (a worker or stage
+    started without the prepare step) with the way to build it."""
+    location = model_location(cfg)
+    if cfg.model.name_or_path == "embedded" and not is_built(Path(location)):
+        raise ConfigError(f"model.name_or_path: the embedded base is not built yet ({location}); "
+                          "`sitv run` or `sitv sweep` builds it first (from Python: "
+                          "sitv_dist.stages.prepare.prepare_base(cfg))")
+    return location

@@ -15,16 +15,15 @@ import torch
 
 from ..config import ExperimentConfig
 from ..io import write_json
-from ..models.loading import load_model, load_tokenizer, resolve_device
-from ..models.location import model_location
+from ..models.loading import resolve_device
 from ..outdir import OutDir, OutDirError
 from ..sweep.derivative_jobs import CONTROLS, SCHEMA, jobs
 from ..sweep.derivatives import per_text_derivatives
-from ..sweep.evaluation import build_eval_set
 from ..sweep.plan import load_plan
-from ..texts import eval_texts
+from ..sweep.resident import load_resident
 from ..vectors import directions, lora, taskvector
 from ..vectors.derived import random_direction
+from .prepare import prepare_base
 
 
 def compute(cfg: ExperimentConfig, out: OutDir, controls: int = CONTROLS, device: torch.device | None = None,
@@ -51,13 +50,9 @@ def compute(cfg: ExperimentConfig, out: OutDir, controls: int = CONTROLS, device
 
 def _evaluate(cfg, out, plan, todo, device, progress) -> dict:
     device = device or resolve_device(cfg.model.device)
-    location = model_location(cfg)
-    model = load_model(location, cfg.model, device, dtype="float32")
-    tokenizer = load_tokenizer(location)
-    texts = eval_texts(cfg)
-    rows = model.get_input_embeddings().num_embeddings
-    sets = {name: build_eval_set(name, texts[name], tokenizer, cfg.eval.max_length, cfg.eval.batch_size,
-                                 device, rows) for name in plan.eval_sets}
+    prepare_base(cfg, out)
+    state = load_resident(cfg, plan.eval_sets, device, dtype="float32")
+    model, sets = state.model, state.sets
     paths = taskvector.direction_files(cfg, out)
     vectors: dict = {}
 

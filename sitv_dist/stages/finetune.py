@@ -10,9 +10,9 @@ from ..distributed.collectives import barrier, rank_world
 from ..distributed.torchrun import process_group
 from ..distributed.where import Place, from_env
 from ..finetune.task import finetune_task
-from ..models.location import base_location, model_location
+from ..models.location import model_location
 from ..outdir import OutDir
-from .prepare import preflight, tasks_to_finetune
+from .prepare import preflight, prepare_base, tasks_to_finetune
 
 
 def task_names(cfg: ExperimentConfig, asked: list[str] | None) -> list[str]:
@@ -29,7 +29,7 @@ def finetune_here(cfg: ExperimentConfig, out: OutDir, names: list[str], force: b
     the base before the others look for it. In one process, `finetune.threads` applies."""
     out = OutDir(out)
     rank = rank_world()[0]
-    location = base_location(cfg, out) if rank == 0 else None
+    location = prepare_base(cfg, out) if rank == 0 else None
     barrier()
     location = location or model_location(cfg)
     before = torch.get_num_threads()

@@ -1,5 +1,6 @@
-"""Before anything loads or trains: cheap checks of everything a long run will need, which
-tasks must be fine-tuned, and the derived directions written from their task vectors."""
+"""Before anything loads or trains: cheap checks of everything a long run will need, the
+embedded base built when it is the base and not yet cached (the one place that builds it),
+which tasks must be fine-tuned, and the derived directions written from their task vectors."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,12 +8,26 @@ from pathlib import Path
 from ..config import ConfigError, ExperimentConfig
 from ..config.merge import merge_directions
 from ..config.specs import sources
-from ..models.location import base_architecture, check_tokenizer_files
+from ..finetune.pretrain import ensure_embedded
+from ..models.location import base_architecture, cached_embedded, check_tokenizer_files, model_location
 from ..multiple_choice import mc_sets
 from ..outdir import OutDir
 from ..texts import eval_texts, load_texts
 from ..vectors import directions, lora, taskvector
 from ..vectors.derived import write_direction
+
+
+def prepare_base(cfg: ExperimentConfig, out: OutDir | None = None) -> str:
+    """Where the base model is, after building the embedded base if it is the base and not yet
+    in the cache (about 3 minutes on 2 cores, once per setting: timed as OUT's 'pretrain'
+    stage when `out` is given). Every stage that loads the base calls this first."""
+    if cfg.model.name_or_path == "embedded" and not (cached_embedded(cfg) / "config.json").is_file():
+        if out is None:
+            ensure_embedded(cfg.embedded, seed=cfg.seed)
+        else:
+            with OutDir(out).timed("pretrain"):
+                ensure_embedded(cfg.embedded, seed=cfg.seed)
+    return model_location(cfg)
 
 
 def tasks_to_finetune(cfg: ExperimentConfig) -> list[str]:

@@ -4,11 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import ExperimentConfig, dump
-from ..models.location import base_location
 from ..outdir import OutDir
 from .derivatives import compute as derivatives
 from .finetune import finetune_here
-from .prepare import preflight, tasks_to_finetune
+from .prepare import preflight, prepare_base, tasks_to_finetune
 from .report import reduce_and_report
 from .sweep import refine, sweep
 
@@ -18,7 +17,7 @@ def run(cfg: ExperimentConfig, progress: bool = True) -> Path:
     preflight(cfg)
     out = OutDir(cfg.out_dir).create()
     out.write_config(dump(cfg))
-    base_location(cfg, out)
+    prepare_base(cfg, out)
     finetune_here(cfg, out, tasks_to_finetune(cfg), announce=False)
     stats = sweep(cfg, out, progress=progress)
     if not stats["complete"]:

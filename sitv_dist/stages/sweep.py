@@ -15,7 +15,6 @@ import torch
 from ..config import ConfigError, ExperimentConfig, dump
 from ..distributed import local, slurm, torchrun
 from ..distributed.where import Place, from_env, owned_shards
-from ..models.location import base_location
 from ..outdir import RUN_VARIABLE, OutDir
 from ..sweep import budget
 from ..sweep.fingerprint import changes, experiment_inputs
@@ -25,7 +24,7 @@ from ..sweep.refine import add_round, propose
 from ..sweep.worker import run_from_out_dir, run_in_process, run_shards
 from ..texts import eval_texts
 from ..vectors import taskvector
-from .prepare import derive_directions, preflight
+from .prepare import derive_directions, preflight, prepare_base
 from .report import reduce_and_report
 
 
@@ -48,7 +47,7 @@ def plan_sweep(cfg: ExperimentConfig, out: OutDir, min_shards: int = 1) -> Plan:
     Slurm). The check and the write happen under OUT's plan lock, so two sweeps cannot race."""
     out = OutDir(out)
     preflight(cfg)
-    location = base_location(cfg, out)
+    location = prepare_base(cfg, out)
     derive_directions(cfg, out)       # before the fingerprint, which digests every direction's file
     budget.check(cfg, location)       # the memory plan (`sitv plan`): refuse before any model loads
     hashes = FileHashes(out.hash_cache)

@@ -14,15 +14,13 @@ from tqdm.auto import tqdm
 
 from ..config import ConfigError, ExperimentConfig, load_config
 from ..io import finite_or_none
-from ..models.loading import DTYPE, load_tokenizer, resolve_device
-from ..models.location import model_location
-from ..models.placement import load_placed, worker_devices
+from ..models.loading import load_tokenizer
+from ..models.location import require_base
 from ..outdir import RUN_VARIABLE, OutDir
-from ..texts import eval_texts
-from ..vectors import directions, taskvector
-from .apply import PointWriter
-from .evaluation import build_eval_set, per_text_nll, summarize, usable_chunk
+from ..vectors import taskvector
+from .evaluation import per_text_nll, summarize, usable_chunk
 from .plan import Plan, PlannedPoint, load_plan
+from .resident import build_eval_sets, eval_sets_info, load_resident
 from .scores import PointScores
 
 
@@ -35,29 +33,15 @@ class Worker:
                  points: list[PlannedPoint] | None = None):
         out = OutDir(out)
         self.cfg, self.out, self.plan = cfg, out, plan
-        self.device = device or resolve_device(cfg.model.device)
-        location = model_location(cfg)
-        devices = worker_devices(self.device, cfg.sweep.devices_per_worker)
-        if devices[0].type == "cuda":
-            torch.cuda.set_device(devices[0])        # a torchrun rank's current GPU: its own first one
-        self.model = load_placed(location, cfg.model, devices)
-        self.device = self.model.get_input_embeddings().weight.device      # where the batches go
-        tokenizer = load_tokenizer(location)
-        texts = eval_texts(cfg)
-        rows = self.model.get_input_embeddings().num_embeddings
-        self.vocab = self.model.get_output_embeddings().out_features if self.model.get_output_embeddings() else rows
-        self.sets = {name: build_eval_set(name, texts[name], tokenizer, cfg.eval.max_length,
-                                          cfg.eval.batch_size, self.device, rows) for name in plan.eval_sets}
         paths = taskvector.direction_files(cfg, out)
         points = plan.points if points is None else points
         used = [d for i, d in enumerate(plan.directions) if any(p.coefficients[i] != 0.0 for p in points)]
-        home = torch.device("cpu") if cfg.sweep.resident == "host" else None      # None: each parameter's device
-        vectors = {d: directions.load(paths[d], self.model, f"sweep.task_vectors.{d}", home,
-                                      DTYPE[cfg.sweep.vector_dtype]) for d in used}
-        self.writer = PointWriter(self.model, vectors, DTYPE[cfg.sweep.apply_dtype], cfg.sweep.resident)
+        state = load_resident(cfg, plan.eval_sets, device, vectors={d: paths[d] for d in used})
+        self.model, self.device, self.sets, self.writer = state.model, state.device, state.sets, state.writer
+        self.vocab = state.vocab
         self.chunk = usable_chunk(self.model, self.sets, cfg.eval.logit_chunk)
-        self.scores = PointScores(cfg, plan, self.model, tokenizer, self.device)     # accuracy, lm-eval
-        out.write_eval_sets(_eval_sets_info(self.sets))
+        self.scores = PointScores(cfg, plan, self.model, state.tokenizer, self.device)     # accuracy, lm-eval
+        out.write_eval_sets(eval_sets_info(self.sets))
 
     def evaluate(self, point: PlannedPoint) -> dict:
         start = time.perf_counter()
@@ -176,16 +160,8 @@ def ensure_eval_sets_file(cfg: ExperimentConfig, out: OutDir, plan: Plan) -> Non
     exists even when no worker had to start: rebuilt from the tokenizer alone if lost."""
     if out.eval_sets.is_file():
         return
-    tokenizer = load_tokenizer(model_location(cfg))
-    texts = eval_texts(cfg)
-    sets = {name: build_eval_set(name, texts[name], tokenizer, cfg.eval.max_length, cfg.eval.batch_size,
-                                 torch.device("cpu")) for name in plan.eval_sets}
-    out.write_eval_sets(_eval_sets_info(sets))
-
-
-def _eval_sets_info(sets: dict) -> dict:
-    return {name: {"texts": len(s.categories), "tokens": s.tokens.tolist(), "categories": s.categories}
-            for name, s in sets.items()}
+    tokenizer = load_tokenizer(require_base(cfg))
+    out.write_eval_sets(eval_sets_info(build_eval_sets(cfg, plan.eval_sets, tokenizer, torch.device("cpu"))))
 
 
 def run_in_process(cfg: ExperimentConfig, out_root: str, plan: Plan, shards: list[int], threads: int,

@@ -17,6 +17,7 @@ from sitv_dist.io import write_json
 from sitv_dist.outdir import OutDir
 from sitv_dist.stages import sweep as pipeline
 from sitv_dist.sweep import worker as worker_module
+from sitv_dist.sweep.apply import PointWriter
 from sitv_dist.sweep.plan import load_plan
 
 
@@ -142,7 +143,7 @@ def test_a_systematic_error_stops_the_shard_and_is_printed(toy, tmp_path, capsys
 
     def broken(self, coefficients):
         raise RuntimeError("weights on the wrong device")
-    monkeypatch.setattr(worker_module.PointWriter, "apply", broken)
+    monkeypatch.setattr(PointWriter, "apply", broken)
     stats = pipeline.sweep(cfg, out, progress=False)
     err = capsys.readouterr().err
     assert stats["failed"] == worker_module.STREAK and stats["missing"] == len(load_plan(out).points)
