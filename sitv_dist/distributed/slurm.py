@@ -7,6 +7,7 @@ What runs is the caller's: this module knows Slurm and submitit, not sweeps.
 """
 from __future__ import annotations
 
+import functools
 import os
 import time
 from pathlib import Path
@@ -15,7 +16,9 @@ from typing import Callable
 import submitit
 from tqdm.auto import tqdm
 
-from ..config import SlurmConfig
+from ..config import ExperimentConfig, SlurmConfig
+from ..outdir import OutDir
+from .launcher import Handle, Launcher, Outcome, Work
 from .where import split_among_tasks
 
 
@@ -23,10 +26,10 @@ class ArrayTask(submitit.helpers.Checkpointable):
     """What one array task runs: `work(shards)` on its ranks' share of the task's shards.
     Checkpointable, so a signalled task is requeued with the same shards."""
 
-    def __init__(self, work: Callable[[list[int]], dict], threads: int):
+    def __init__(self, work: Callable[[list[int]], object], threads: int):
         self.work, self.threads = work, threads
 
-    def __call__(self, shards: list[int]) -> dict:
+    def __call__(self, shards: list[int]):
         import torch
         env = submitit.JobEnvironment()
         os.environ["LOCAL_RANK"] = str(env.local_rank)      # picks cuda:LOCAL_RANK when GPUs are visible
@@ -76,3 +79,41 @@ def wait(jobs: list[submitit.Job], done_count: Callable[[], int], total: int, po
         except Exception as exc:  # noqa: BLE001 — report every failed task, not just the first
             failed[job.job_id] = f"{job.state}: {exc}"[-3000:]
     return {"results": results, "failed": failed}
+
+
+class SlurmArray(Launcher):
+    """One array task per group of shards, submitted into a fresh folder under OUT/slurm (job ids
+    can repeat across clusters and resets) and recorded in OUT's submission log; `wait` is
+    bounded by Slurm's own view of the jobs."""
+    name = "slurm"
+
+    def __init__(self, settings: SlurmConfig, job_name: str):
+        self.settings, self.job_name = settings, job_name
+
+    @classmethod
+    def from_config(cls, cfg: ExperimentConfig) -> "SlurmArray":
+        return cls(cfg.slurm, f"sitv-{cfg.name}")
+
+    def start(self, work: Work) -> "SlurmJobs":
+        if not work.groups:
+            return SlurmJobs([], self.settings, work)
+        out = OutDir(work.out_root)
+        folder = out.new_slurm_folder()
+        entry = functools.partial(work.entry, work.out_root, run=work.run)
+        jobs = submit(self.settings, folder, self.job_name, entry, work.groups)
+        out.record_submission({"time": time.time(), "folder": str(folder), "job_ids": [j.job_id for j in jobs],
+                               "shards": work.groups})
+        return SlurmJobs(jobs, self.settings, work)
+
+
+class SlurmJobs(Handle):
+    def __init__(self, jobs: list[submitit.Job], settings: SlurmConfig, work: Work):
+        self.jobs, self.settings, self.work = jobs, settings, work
+        self.submitted = [j.job_id for j in jobs]
+
+    def wait(self) -> Outcome:
+        if not self.jobs:
+            return Outcome("slurm")
+        ended = wait(self.jobs, self.work.done_count, self.work.total, self.settings.poll_s, self.work.progress)
+        results = [r for ranks in ended["results"].values() for r in ranks]
+        return Outcome("slurm", results=results, failed=ended["failed"], submitted=self.submitted)

@@ -15,7 +15,9 @@ import socket
 import torch
 import torch.distributed as dist
 
-from .where import Place
+from ..config import ExperimentConfig
+from .launcher import Handle, Launcher, Outcome, Work
+from .where import Place, from_env
 
 
 def _free_port() -> int:
@@ -59,3 +61,32 @@ def gather(obj, world: int) -> list:
     out = [None] * world
     dist.all_gather_object(out, obj)
     return out
+
+
+class TorchrunRanks(Launcher):
+    """This process is one rank of a torchrun launch, inside its process group (the stage opens
+    it with `process_group`): `start` runs this rank's group (group k for rank k) here, on this
+    rank's device; `wait` gathers every rank's result, so each rank knows how the launch ended."""
+    name = "torchrun"
+
+    def __init__(self, place: Place | None = None, device: str | None = None):
+        self.place, self.device = place or from_env(), device
+
+    @classmethod
+    def from_config(cls, cfg: ExperimentConfig) -> "TorchrunRanks":
+        return cls()
+
+    def start(self, work: Work) -> Handle:
+        if len(work.groups) != self.place.world:
+            raise ValueError(f"{len(work.groups)} groups of shards for {self.place.world} torchrun ranks")
+        result = work.entry(work.out_root, work.groups[self.place.rank], run=work.run, device=self.device,
+                            progress=work.progress and self.place.rank == 0)
+        return _Ranks(result, self.place.world)
+
+
+class _Ranks(Handle):
+    def __init__(self, result, world: int):
+        self.result, self.world = result, world
+
+    def wait(self) -> Outcome:
+        return Outcome("torchrun", results=gather(self.result, self.world))

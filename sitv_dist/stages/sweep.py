@@ -4,16 +4,18 @@ worker, a Slurm array job, N local processes, or this process. Counts come from 
 so they mean the same for every launcher. Refinement rounds go through the same path."""
 from __future__ import annotations
 
-import functools
 import os
 import socket
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import torch
 
 from ..config import ConfigError, ExperimentConfig, dump
-from ..distributed import local, slurm, torchrun
+from ..distributed import torchrun
+from ..distributed.launcher import Work
+from ..distributed.launchers import launcher
 from ..distributed.where import Place, from_env, owned_shards
 from ..outdir import RUN_VARIABLE, OutDir
 from ..sweep import budget
@@ -21,7 +23,7 @@ from ..sweep.fingerprint import changes, experiment_inputs
 from ..sweep.hashing import FileHashes
 from ..sweep.plan import Plan, load_plan, make_plan
 from ..sweep.refine import add_round, propose
-from ..sweep.worker import run_from_out_dir, run_in_process, run_shards
+from ..sweep.worker import WorkerStats, enter
 from ..texts import eval_texts
 from ..vectors import taskvector
 from .prepare import derive_directions, preflight, prepare_base
@@ -82,14 +84,31 @@ def _announce(out: OutDir, cfg: ExperimentConfig, todo: int, targeted: int, how:
     return line
 
 
-def _report_counts(stats: dict, plan: Plan) -> None:
-    print(f"sweep: {stats['evaluated']} evaluated, {stats['skipped']} already done, {stats['missing']} missing, "
-          f"{stats['failed']} failed ({len(plan.points)} points, {plan.unique_points} planned for "
+@dataclass
+class SweepSummary:
+    """How a sweep (or one refinement round) ended, counted from the disk so that it means the
+    same for every launcher. Also readable by key (`summary["complete"]`), as scripts do."""
+    launcher: str
+    submitted: list[str] = field(default_factory=list)   # Slurm job ids
+    waited: bool = True          # False: submitted to Slurm and returned without waiting
+    evaluated: int = 0           # evaluations this launch made
+    skipped: int = 0             # targeted points already on disk before it
+    missing: int | None = None   # targeted points still not on disk (None: not waited for)
+    failed: int = 0              # failed points, plus workers or tasks that ended badly
+    complete: bool = False       # every point of the plan is on disk
+
+    def __getitem__(self, key: str):
+        return getattr(self, key)
+
+
+def _report_counts(summary: SweepSummary, plan: Plan) -> None:
+    print(f"sweep: {summary.evaluated} evaluated, {summary.skipped} already done, {summary.missing} missing, "
+          f"{summary.failed} failed ({len(plan.points)} points, {plan.unique_points} planned for "
           f"{plan.requested_evaluations} requested)", flush=True)
 
 
 def execute(cfg: ExperimentConfig, out: OutDir, plan: Plan, shards: list[int] | None = None, progress: bool = True,
-            wait: bool = True, stage: str = "sweep") -> dict:
+            wait: bool = True, stage: str = "sweep") -> SweepSummary:
     """Evaluate the missing points of a plan (of `shards`, default all) with the configured
     launcher (not torchrun: there every rank runs `sweep_rank`)."""
     out = OutDir(out)
@@ -97,17 +116,45 @@ def execute(cfg: ExperimentConfig, out: OutDir, plan: Plan, shards: list[int] | 
     shards = list(range(plan.num_shards)) if shards is None else shards
     targeted = [p for p in plan.points if p.shard in shards]
     done_before = out.done_ids(plan)
-    with _launch_token() as token:
-        stats = _launch(cfg, out, plan, shards, targeted, done_before, how, progress, wait, stage, token)
-    if stats.get("complete") is False and stats.get("missing") is None:
-        return stats                           # submitted to Slurm without waiting
+    todo = sum(p.id not in done_before for p in targeted)
+    print(_announce(out, cfg, todo, len(targeted), how), flush=True)
+    with _launch_token() as token, out.timed(stage):
+        work = Work(enter, str(out.root), _groups(cfg, plan, shards, done_before, how), token,
+                    out.count_point_files, len(plan.points), progress)
+        handle = launcher(how, cfg).start(work)
+        if how == "slurm":
+            print(f"submitted {len(handle.submitted)} Slurm array task(s): "
+                  f"{', '.join(handle.submitted) or 'none needed'}", flush=True)
+            if handle.submitted and not wait:
+                return SweepSummary(how, handle.submitted, waited=False, skipped=len(done_before))
+        outcome = handle.wait()
+    for name, error in outcome.failed.items():
+        if how == "slurm":
+            print(f"Slurm task {name} failed: {error}", flush=True)
     done_after = out.done_ids(plan)
-    stats.update(evaluated=sum(out.evaluation_counts(token).values()),
-                 skipped=sum(p.id in done_before for p in targeted),
-                 missing=sum(p.id not in done_after for p in targeted),
-                 complete=len(done_after) == len(plan.points))
-    _report_counts(stats, plan)
-    return stats
+    summary = SweepSummary(how, outcome.submitted or handle.submitted,
+                           evaluated=sum(out.evaluation_counts(token).values()),
+                           skipped=sum(p.id in done_before for p in targeted),
+                           missing=sum(p.id not in done_after for p in targeted),
+                           failed=sum(r.failed for r in outcome.results) + len(outcome.failed),
+                           complete=len(done_after) == len(plan.points))
+    _report_counts(summary, plan)
+    return summary
+
+
+def _groups(cfg: ExperimentConfig, plan: Plan, shards: list[int], done: set[str], how: str) -> list[list[int]]:
+    """The shards each worker takes: all of them here; round-robin over sweep.workers
+    processes; for Slurm one group per array task (slurm.tasks, default one per shard), only
+    the groups that still have points outside `done` (a rerun after a crash, `scancel` or a
+    node failure submits just what is left)."""
+    if how == "inline":
+        return [shards]
+    owners = cfg.sweep.workers if how == "processes" else (cfg.slurm.tasks or plan.num_shards)
+    groups = [[k for k in owned_shards(plan.num_shards, owner, owners) if k in shards] for owner in range(owners)]
+    if how == "slurm":
+        missing = {p.shard for p in plan.points if p.id not in done}
+        return [g for g in groups if missing.intersection(g)]
+    return [g for g in groups if g]
 
 
 @contextmanager
@@ -126,55 +173,7 @@ def _launch_token():
             os.environ[RUN_VARIABLE] = previous
 
 
-def _launch(cfg, out, plan, shards, targeted, done_before, how, progress, wait, stage, token) -> dict:
-    """Start the workers the launcher `how` calls for; returns what it knows of failures."""
-    stats = {"submitted": [], "failed": 0}
-    total = len(plan.points)
-    print(_announce(out, cfg, sum(p.id not in done_before for p in targeted), len(targeted), how), flush=True)
-    with out.timed(stage):
-        if how == "slurm":
-            jobs = submit_to_slurm(cfg, out, plan, done_before, token)
-            stats["submitted"] = [j.job_id for j in jobs]
-            print(f"submitted {len(jobs)} Slurm array task(s): {', '.join(stats['submitted']) or 'none needed'}",
-                  flush=True)
-            if jobs and not wait:
-                return stats | {"complete": False, "evaluated": 0, "skipped": len(done_before), "missing": None}
-            if jobs:
-                ended = slurm.wait(jobs, out.count_point_files, total, cfg.slurm.poll_s, progress)
-                stats["failed"] = len(ended["failed"])
-                for job_id, error in ended["failed"].items():
-                    print(f"Slurm task {job_id} failed: {error}", flush=True)
-        elif how == "processes":
-            n, threads = cfg.sweep.workers, cfg.sweep.threads_per_worker or 1
-            args = [(cfg, str(out.root), plan, owned_shards(plan.num_shards, k, n), threads, device)
-                    for k, device in enumerate(local.worker_devices(n))]
-            result = local.run_processes(run_in_process, args, out.count_point_files, total, progress)
-            stats["failed"] = len(result["failed_workers"])
-        else:
-            if cfg.sweep.threads_per_worker:
-                torch.set_num_threads(cfg.sweep.threads_per_worker)
-            stats["failed"] = run_shards(cfg, out, plan, shards, progress=progress)["failed"]
-    return stats
-
-
-def submit_to_slurm(cfg: ExperimentConfig, out: OutDir, plan: Plan, done: set[str], token: str = "") -> list:
-    """One array task per shard group that still has points outside `done` (so a rerun after a
-    crash, `scancel` or node failure submits just what is left)."""
-    tasks = cfg.slurm.tasks or plan.num_shards
-    missing_shards = {p.shard for p in plan.points if p.id not in done}
-    groups = [g for g in (owned_shards(plan.num_shards, k, tasks) for k in range(tasks))
-              if missing_shards.intersection(g)]
-    if not groups:
-        return []
-    folder = out.new_slurm_folder()
-    jobs = slurm.submit(cfg.slurm, folder, f"sitv-{cfg.name}", functools.partial(run_from_out_dir, str(out.root), run=token),
-                        groups)
-    out.record_submission({"time": time.time(), "folder": str(folder), "job_ids": [j.job_id for j in jobs],
-                           "shards": groups})
-    return jobs
-
-
-def sweep_rank(cfg: ExperimentConfig, out: OutDir, place: Place, reduce_at_end: bool = True) -> dict:
+def sweep_rank(cfg: ExperimentConfig, out: OutDir, place: Place, reduce_at_end: bool = True) -> WorkerStats:
     """One rank of a torchrun sweep: rank 0 plans, every rank evaluates its shards, rank 0
     reduces and reports. No collectives in the hot loop."""
     out = OutDir(out)
@@ -184,22 +183,24 @@ def sweep_rank(cfg: ExperimentConfig, out: OutDir, place: Place, reduce_at_end: 
             plan_sweep(cfg, out, place.world)       # builds the embedded base if needed, writes plan.json
         torchrun.barrier()
         plan = load_plan(out)
-        shards = owned_shards(plan.num_shards, place.rank, place.world)
+        groups = [owned_shards(plan.num_shards, rank, place.world) for rank in range(place.world)]
+        work = Work(enter, str(out.root), groups, os.environ.get(RUN_VARIABLE, ""), progress=place.rank == 0)
         with out.timed(f"sweep:rank{place.rank}"):
-            stats = run_shards(cfg, out, plan, shards, device, progress=place.rank == 0)
-        counts = torchrun.gather({k: stats[k] for k in ("evaluated", "skipped", "failed")}, place.world)
+            handle = torchrun.TorchrunRanks(place, str(device)).start(work)
+        outcome = handle.wait()
+        mine = outcome.results[place.rank]
         if place.rank == 0:
-            total = {k: sum(c[k] for c in counts) for k in ("evaluated", "skipped", "failed")}
+            total = {k: sum(getattr(r, k) for r in outcome.results) for k in ("evaluated", "skipped", "failed")}
             print(f"sweep: {total['evaluated']} evaluated, {total['skipped']} already done, {total['failed']} failed "
                   f"over {place.world} ranks", flush=True)
             if reduce_at_end and not total["failed"]:
                 reduce_and_report(out)
                 print(f"report: {out.report}", flush=True)
-    return stats
+    return mine
 
 
 def sweep(cfg: ExperimentConfig, out: OutDir, shards: list[int] | None = None, progress: bool = True,
-          wait: bool = True) -> dict:
+          wait: bool = True) -> SweepSummary:
     """Plan, then evaluate the missing points of `shards` (default: all)."""
     out = OutDir(out)
     return execute(cfg, out, plan_sweep(cfg, out), shards, progress, wait)
@@ -219,9 +220,9 @@ def refine(cfg: ExperimentConfig, out: OutDir, rounds: int, tol: float, progress
             break
         added.append(add_round(plan, proposals, round_no))
         out.write_plan(plan.to_json())
-        stats = execute(cfg, out, plan, progress=progress, stage="refine")
-        if not stats["complete"]:
-            raise RuntimeError(f"refinement round {round_no}: {stats['missing']} point(s) missing; rerun to finish")
+        summary = execute(cfg, out, plan, progress=progress, stage="refine")
+        if not summary.complete:
+            raise RuntimeError(f"refinement round {round_no}: {summary.missing} point(s) missing; rerun to finish")
         print(f"refine: round {round_no} added {added[-1]} point(s)", flush=True)
     return added
 
@@ -231,11 +232,11 @@ def sweep_command(cfg: ExperimentConfig, out: OutDir, shard: int | None, wait: b
     place = from_env()
     if choose_launcher(cfg, place) == "torchrun":
         stats = sweep_rank(cfg, out, place, reduce_at_end=reduce)
-        return 1 if stats["failed"] else 0
-    stats = sweep(cfg, out, None if shard is None else [shard], wait=wait or cfg.sweep.launcher != "slurm")
-    if stats["failed"] or (stats["missing"] and shard is None):
+        return 1 if stats.failed else 0
+    summary = sweep(cfg, out, None if shard is None else [shard], wait=wait or cfg.sweep.launcher != "slurm")
+    if summary.failed or (summary.missing and shard is None):
         return 1
-    if reduce and shard is None and stats["complete"]:
+    if reduce and shard is None and summary.complete:
         reduce_and_report(out)
         print(f"report: {out.report}")
     return 0

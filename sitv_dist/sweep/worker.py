@@ -8,11 +8,12 @@ import os
 import sys
 import time
 import traceback
+from dataclasses import dataclass, field
 
 import torch
 from tqdm.auto import tqdm
 
-from ..config import ConfigError, ExperimentConfig, load_config
+from ..config import ExperimentConfig, load_config
 from ..io import finite_or_none
 from ..models.loading import load_tokenizer
 from ..models.location import require_base
@@ -94,17 +95,27 @@ def _take_shard(out: OutDir, plan: Plan, pending: list[int]):
     return k, lock
 
 
+@dataclass
+class WorkerStats:
+    """What one worker did with its shards (summed by the stage over every worker)."""
+    shards: list[int]
+    evaluated: int = 0
+    skipped: int = 0                  # already on disk when the worker started
+    failed: int = 0
+    evaluated_ids: list[str] = field(default_factory=list)
+    stopped: list[int] = field(default_factory=list)     # shards stopped by a systematic error
+
+
 def run_shards(cfg: ExperimentConfig, out: OutDir, plan: Plan, shards: list[int],
-               device: torch.device | None = None, progress: bool = True) -> dict:
-    """Evaluate every not-yet-done point of `shards`, one shard at a time under its lock;
-    returns counts. Finished points are on disk as soon as they finish; a failing point is
-    recorded (and its error printed) and the others go on, unless the same error repeats
-    STREAK times: then the shard stops."""
+               device: torch.device | None = None, progress: bool = True) -> WorkerStats:
+    """Evaluate every not-yet-done point of `shards`, one shard at a time under its lock.
+    Finished points are on disk as soon as they finish; a failing point is recorded (and its
+    error printed) and the others go on, unless the same error repeats STREAK times: then the
+    shard stops."""
     out = OutDir(out)
     done = out.done_ids(plan)
     mine = [p for p in plan.points if p.shard in shards]
-    stats = {"evaluated": 0, "skipped": sum(p.id in done for p in mine), "failed": 0, "evaluated_ids": [],
-             "stopped": []}
+    stats = WorkerStats(list(shards), skipped=sum(p.id in done for p in mine))
     if all(p.id in done for p in mine):
         ensure_eval_sets_file(cfg, out, plan)
         return stats
@@ -128,13 +139,13 @@ def run_shards(cfg: ExperimentConfig, out: OutDir, plan: Plan, shards: list[int]
     return stats
 
 
-def _evaluate(worker: Worker, out: OutDir, todo: list[PlannedPoint], stats: dict, bar) -> None:
+def _evaluate(worker: Worker, out: OutDir, todo: list[PlannedPoint], stats: WorkerStats, bar) -> None:
     streak: list[str] = []
     for point in todo:
         bar.update(1)
         if streak and len(streak) >= STREAK and len(set(streak[-STREAK:])) == 1:
-            if point.shard not in stats["stopped"]:
-                stats["stopped"].append(point.shard)
+            if point.shard not in stats.stopped:
+                stats.stopped.append(point.shard)
                 print(f"sweep: stopping shard {point.shard} after {STREAK} points failed with the same error: "
                       f"{streak[-1]} (tracebacks in {out.failures_dir})", file=sys.stderr, flush=True)
             continue
@@ -143,7 +154,7 @@ def _evaluate(worker: Worker, out: OutDir, todo: list[PlannedPoint], stats: dict
         except Exception as exc:  # one bad point must not lose the rest of the shard
             out.write_failure(point.id, {"id": point.id, "coefficients": point.coefficients,
                                          "error": traceback.format_exc()})
-            stats["failed"] += 1
+            stats.failed += 1
             streak.append(_error_line(exc))
             print(f"sweep: point {point.id} failed: {streak[-1]}", file=sys.stderr, flush=True)
             continue
@@ -151,8 +162,8 @@ def _evaluate(worker: Worker, out: OutDir, todo: list[PlannedPoint], stats: dict
         out.write_point(record)
         out.log_evaluation(point.id, point.shard)
         out.clear_failure(point.id)
-        stats["evaluated"] += 1
-        stats["evaluated_ids"].append(point.id)
+        stats.evaluated += 1
+        stats.evaluated_ids.append(point.id)
 
 
 def ensure_eval_sets_file(cfg: ExperimentConfig, out: OutDir, plan: Plan) -> None:
@@ -164,24 +175,16 @@ def ensure_eval_sets_file(cfg: ExperimentConfig, out: OutDir, plan: Plan) -> Non
     out.write_eval_sets(eval_sets_info(build_eval_sets(cfg, plan.eval_sets, tokenizer, torch.device("cpu"))))
 
 
-def run_in_process(cfg: ExperimentConfig, out_root: str, plan: Plan, shards: list[int], threads: int,
-                   device: str | None) -> None:
-    """A spawned worker process (local launcher): its own thread count and device."""
-    torch.set_num_threads(threads)
-    try:
-        run_shards(cfg, OutDir(out_root), plan, shards, torch.device(device) if device else None, progress=False)
-    except ConfigError as exc:      # e.g. a tokenizer that does not fit the model: one line, not a traceback
-        print(f"config error: {exc}", file=sys.stderr, flush=True)
-        sys.exit(2)
-
-
-def run_from_out_dir(out_root: str, shards: list[int], run: str = "") -> dict:
-    """A worker that knows only OUT (a Slurm array task, also after a requeue): it rereads the
-    resolved config and the plan and skips every point already on disk. `run` names the
-    launch in the audit log."""
+def enter(out_root: str, shards: list[int], run: str = "", threads: int | None = None,
+          device: str | None = None, progress: bool = False) -> WorkerStats:
+    """The one way into a worker, whoever started it (this process, a spawned process, a
+    torchrun rank, a Slurm array task, also after a requeue): it knows only OUT, rereads the
+    resolved config and the plan there, and skips every point already on disk. `run` names the
+    launch in OUT's evaluation log; `threads` and `device` are the launcher's placement."""
     if run:
         os.environ[RUN_VARIABLE] = run
+    if threads:
+        torch.set_num_threads(threads)
     out = OutDir(out_root)
     cfg = load_config(out.config)
-    stats = run_shards(cfg, out, load_plan(out), shards, progress=False)
-    return {k: stats[k] for k in ("evaluated", "skipped", "failed")} | {"shards": shards}
+    return run_shards(cfg, out, load_plan(out), shards, torch.device(device) if device else None, progress)
