@@ -9,6 +9,7 @@ plan, one file per evaluated point, the evaluation audit log, failures, timings.
     OUT/plan.json                     the unique points and their shards
     OUT/eval_sets.json                texts, per-text token counts and categories of each eval set
     OUT/points/<id>.json              one file per evaluated point, written atomically
+    OUT/points/done.jsonl             the done-index: a line per point file written (sitv_dist.done_index)
     OUT/failures/<id>.json            the traceback of a point that failed (removed once it succeeds)
     OUT/logs/evaluations.tsv          one line per evaluation (a point listed twice was recomputed)
     OUT/slurm/                        submitit folders, submissions.json
@@ -21,7 +22,6 @@ killed worker loses at most the point it was evaluating and a rerun skips the re
 """
 from __future__ import annotations
 
-import json
 import os
 import socket
 import time
@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from .done_index import NAME as DONE_INDEX, DoneIndex, parse_point
 from .io import FileLock, atomic_write_text, read_json, write_json
 
 
@@ -215,23 +216,28 @@ class OutDir:
 
     # ------------------------------------------------------------------ points
     def write_point(self, record: dict) -> None:
+        """The point file, then its line in the done-index (a crash between them loses nothing:
+        the index catches up from the point file)."""
         write_json(self.point(record["id"]), record, indent=None)
+        self.done_index.written(record, self.point(record["id"]))
+
+    @property
+    def done_index(self) -> DoneIndex:
+        return DoneIndex(self.points_dir)
 
     def read_point(self, pid: str, fingerprint: str | None) -> dict | None:
         """The stored record, or None if absent, truncated, corrupt or from another experiment
         (`fingerprint` None: any experiment's record is accepted)."""
         try:
-            record = json.loads(self.point(pid).read_text())
-        except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+            record = parse_point(self.point(pid).read_bytes(), pid)
+        except FileNotFoundError:
             return None
-        if not isinstance(record, dict) or record.get("id") != pid or not isinstance(record.get("sets"), dict):
-            return None
-        if fingerprint is not None and record.get("fingerprint") != fingerprint:
+        if record is None or (fingerprint is not None and record.get("fingerprint") != fingerprint):
             return None
         return record
 
     def has_points(self) -> bool:
-        return self.points_dir.is_dir() and any(self.points_dir.iterdir())
+        return self.points_dir.is_dir() and any(p.name != DONE_INDEX for p in self.points_dir.iterdir())
 
     def count_point_files(self) -> int:
         """Point files on disk (a progress count for launchers; not checked)."""
@@ -239,13 +245,12 @@ class OutDir:
 
     def done_ids(self, plan, points=None) -> set[str]:
         """Ids of planned points (of `points`, default all) whose valid result is on disk with
-        every set the plan asks for."""
-        done = set()
-        for p in plan.points if points is None else points:
-            record = self.read_point(p.id, p.fingerprint)
-            if record is not None and all(s in record["sets"] for s in p.sets):
-                done.add(p.id)
-        return done
+        every set the plan asks for: the done-index answers, point files it does not cover
+        yet are parsed (sitv_dist.done_index)."""
+        points = plan.points if points is None else points
+        found = self.done_index.lookup(p.id for p in points)
+        return {p.id for p in points if p.id in found and found[p.id][0] == p.fingerprint
+                and found[p.id][1].issuperset(p.sets)}
 
     def write_failure(self, pid: str, info: dict) -> None:
         write_json(self.failure(pid), info)

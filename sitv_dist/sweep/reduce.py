@@ -136,9 +136,9 @@ def status(out_dir: OutDir | Path) -> dict:
     plan = load_plan(out)
     shards = {s: {"done": 0, "missing": 0, "failed": 0} for s in range(plan.num_shards)}
     failures = out.failed_ids()
-    _, missing = read_records(out, plan)
+    done = out.done_ids(plan)        # the done-index: no point file parsed that it covers
     for p in plan.points:
-        ok = p.id not in missing
+        ok = p.id in done
         shards[p.shard]["done" if ok else "missing"] += 1
         shards[p.shard]["failed"] += (not ok and p.id in failures)
     counts = out.evaluation_counts()
