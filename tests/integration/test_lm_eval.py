@@ -90,7 +90,7 @@ def test_lm_eval_task_swept_on_a_line(toy, tmp_path):
 
 
 def test_unknown_lm_eval_task_is_a_config_error_before_any_model_loads(toy, tmp_path, capsys, monkeypatch):
-    from sitv_dist.sweep import worker
+    from sitv_dist.sweep import resident
     tasks = tmp_path / "lm_tasks"
     tasks.mkdir()
     (tasks / "toy_choice.yaml").write_text(lm_eval_task_yaml("toy_choice", write_jsonl(tmp_path / "c.jsonl", ROWS)))
@@ -98,6 +98,6 @@ def test_unknown_lm_eval_task_is_a_config_error_before_any_model_loads(toy, tmp_
     cfg = yaml.safe_load(path.read_text())
     cfg["eval"]["lm_eval"] = {"tasks": ["toy_choice", "no_such_task_xyz"], "include_path": str(tasks)}
     path.write_text(yaml.safe_dump(cfg))
-    monkeypatch.setattr(worker, "load_placed", lambda *a, **k: pytest.fail("a model was loaded"))
+    monkeypatch.setattr(resident, "load_placed", lambda *a, **k: pytest.fail("a model was loaded"))
     assert main(["sweep", "-c", str(path)]) == 2
     assert "eval.lm_eval.tasks: unknown lm-eval task(s) no_such_task_xyz" in capsys.readouterr().err
