@@ -25,7 +25,7 @@ from sitv_dist.sweep.apply import PointWriter
 from sitv_dist.sweep.derivatives import per_text_derivatives
 from sitv_dist.sweep.evaluation import build_eval_set, per_text_nll
 from sitv_dist.texts import eval_texts
-from sitv_dist.vectors.derived import random_direction
+from sitv_dist.vectors.ops.random_control import random_direction
 
 
 def timed(fn, repeats: int) -> float:

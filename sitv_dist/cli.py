@@ -12,6 +12,19 @@ from pathlib import Path
 
 from .config import ConfigError, load_config, reference
 from .outdir import OutDir, OutDirError
+from .vectors.ops import registry as direction_ops
+
+
+def config_reference() -> str:
+    """Every config key, then every direction op's keys (the README's reference section)."""
+    return reference() + "\n\n" + direction_ops.reference()
+
+
+def _load(path: str | None, overrides: list[str]):
+    """The config with every section checked, the direction ops' entries included."""
+    cfg = load_config(path, overrides)
+    direction_ops.check_config(cfg)
+    return cfg
 
 
 def _config_args(p: argparse.ArgumentParser) -> None:
@@ -29,7 +42,7 @@ def _config(args: argparse.Namespace):
     for flag, key in (("num_shards", "sweep.num_shards"), ("launcher", "sweep.launcher"), ("workers", "sweep.workers")):
         if getattr(args, flag, None) is not None:
             overrides.append(f"{key}={getattr(args, flag)}")
-    cfg = load_config(args.config, overrides)
+    cfg = _load(args.config, overrides)
     if hasattr(args, "confirm_large"):
         from .sweep.plan import check_size
         check_size(cfg, args.confirm_large)
@@ -85,7 +98,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     from .stages.prepare import prepare_base
     from .sweep.budget import GIB, memory_plan, render
-    cfg = load_config(args.config, list(args.set))
+    cfg = _load(args.config, list(args.set))
     plan = memory_plan(cfg, int(args.device_memory * GIB) if args.device_memory else None,
                        location=prepare_base(cfg))      # the plan reads the base's config.json
     print(json.dumps(plan, indent=1) if args.json else render(plan))
@@ -166,7 +179,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_config_reference(args: argparse.Namespace) -> int:
-    print(reference())
+    print(config_reference())
     return 0
 
 

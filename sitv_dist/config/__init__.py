@@ -1,11 +1,13 @@
 """The experiment's configuration: dataclasses with a docstring under every field, one YAML
-format, `--set` overrides, and all validation, run before any model loads.
+format, `--set` overrides, and the validation of every section, run before any model loads
+(the direction ops check their own entries: `sitv_dist.vectors.ops.registry.check_config`).
 
 A leaf of the import graph: nothing here imports the rest of the project.
 
 - `checks`: the error type, the vocabulary (dtypes, embedded task names), small validators
 - `experiment`, `sweep`: the sections and `ExperimentConfig`
-- `specs`: derived-direction specs; `deepspeed`: a user's DeepSpeed JSON
+- `merge`: merge sweeps (a density axis); `range`: coefficient ranges; `deepspeed`: a user's DeepSpeed JSON
+- derived-direction entries are mappings checked by their ops (`sitv_dist.vectors.ops`)
 - `load`: YAML + overrides -> validated config, and back to YAML
 - `reference`: the key reference printed by `sitv config-reference`
 """
@@ -15,8 +17,8 @@ from .experiment import (EmbeddedConfig, EvalConfig, ExperimentConfig, FinetuneC
 from .load import dump, from_dict, load_config, read_resolved, to_dict
 from .reference import reference
 from .range import RangeConfig
-from .sweep import DerivedDirectionConfig, GridConfig, SlurmConfig, SweepConfig
+from .sweep import GridConfig, SlurmConfig, SweepConfig
 
-__all__ = ["DTYPES", "EMBEDDED_TASKS", "ConfigError", "DerivedDirectionConfig", "EmbeddedConfig", "EvalConfig",
+__all__ = ["DTYPES", "EMBEDDED_TASKS", "ConfigError", "EmbeddedConfig", "EvalConfig",
            "ExperimentConfig", "FinetuneConfig", "GridConfig", "LmEvalConfig", "ModelConfig", "RangeConfig",
            "SlurmConfig", "SweepConfig", "TaskConfig", "dump", "from_dict", "load_config", "read_resolved", "reference", "to_dict"]

@@ -12,8 +12,7 @@ from pathlib import Path
 
 from .checks import DTYPES, EMBEDDED_TASKS, ConfigError, check_source, choice, non_negative, path_name, positive, require
 from .deepspeed import read_deepspeed_json
-from .merge import merge_directions
-from .specs import sources
+from .merge import merge_direction_names
 from .sweep import SlurmConfig, SweepConfig
 
 
@@ -270,22 +269,18 @@ class ExperimentConfig:
             raise ConfigError(f"slurm.gpus_per_task: {self.slurm.gpus_per_task} GPU(s) for {ranks} rank(s) of "
                               f"sweep.devices_per_worker={n} each; ask for {n * ranks}")
         vectors = set(names) | set(self.sweep.task_vectors)
-        for name, derived in self.sweep.derived_directions.items():
-            key = f"sweep.derived_directions.{name}"
+        for name in self.sweep.derived_directions:      # their ops and sources: vectors.ops.registry.check_config
             if name in names:
-                raise ConfigError(f"{key}: {name!r} is also a task name; choose another name")
-            for source in sources(derived.spec(), key):
-                if source not in vectors:
-                    raise ConfigError(f"{key}: unknown task vector {source!r}; use a task name "
-                                      f"({', '.join(names) or 'none configured'}) or a key of sweep.task_vectors")
-        merged = merge_directions(self.sweep.merge_sweeps)
-        for name, (spec, key) in merged.items():
+                raise ConfigError(f"sweep.derived_directions.{name}: {name!r} is also a task name; choose another name")
+        merged = merge_direction_names(self.sweep.merge_sweeps)
+        for name, key in merged.items():
             if name in vectors or name in self.sweep.derived_directions:
                 raise ConfigError(f"{key}: its direction {name!r} is also a task, task vector or derived direction; "
                                   "give the merge sweep another name")
-            for source in sources(spec, key):
+        for i, m in enumerate(self.sweep.merge_sweeps):
+            for source in m.of:
                 if source not in vectors:
-                    raise ConfigError(f"{key}.of: unknown task vector {source!r}; use a task name "
+                    raise ConfigError(f"sweep.merge_sweeps.{i}.of: unknown task vector {source!r}; use a task name "
                                       f"({', '.join(names) or 'none configured'}) or a key of sweep.task_vectors")
         if len(merged) != sum(m.density.num for m in self.sweep.merge_sweeps):
             raise ConfigError("sweep.merge_sweeps: two merge sweeps have the same name; set `name` on one of them")
@@ -305,7 +300,7 @@ class ExperimentConfig:
         names = list(self.sweep.directions)
         for grid in self.sweep.grids:
             names += [d for d in grid.directions if d not in names]
-        names += [d for d in merge_directions(self.sweep.merge_sweeps) if d not in names]
+        names += [d for d in merge_direction_names(self.sweep.merge_sweeps) if d not in names]
         return names
 
     def task(self, name: str) -> TaskConfig | None:

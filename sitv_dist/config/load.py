@@ -124,6 +124,8 @@ def from_dict(cls: type, data: Any, key: str) -> Any:
 
 
 def _convert(tp: Any, value: Any, key: str) -> Any:
+    if tp is Any:                    # opaque to this layer (derived directions: checked by their ops)
+        return value
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp):
         return from_dict(tp, value, key)

@@ -13,16 +13,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .checks import ConfigError
-from .specs import MERGES, validate_spec
 from .range import RangeConfig
-
-OPS = MERGES + ("magnitude_prune",)
-
 
 @dataclass
 class MergeSweepConfig:
     op: str = "ties"
-    """The merge: ties, dare_linear, dare_ties (peft.utils.merge_utils) or magnitude_prune (one task vector)."""
+    """The op with a density axis: ties, dare_linear, dare_ties (peft.utils.merge_utils), magnitude_prune (one task
+    vector) or breadcrumbs (the ops marked † in the direction-op reference below)."""
     of: list[str] = field(default_factory=list)
     """The task vectors merged (task names or keys of sweep.task_vectors); one for magnitude_prune."""
     weights: list[float] = field(default_factory=list)
@@ -43,46 +40,28 @@ class MergeSweepConfig:
         """The density axis, rounded as coefficients are (10 decimals)."""
         return [round(float(x), 10) + 0.0 for x in np.linspace(self.density.start, self.density.stop, self.density.num)]
 
-    def spec(self, density: float) -> dict:
-        """The derived-direction spec of one density."""
-        if self.op == "magnitude_prune":
-            return {"magnitude_prune": self.of[0] if self.of else "", "density": density}
-        out = {self.op: list(self.of), "weights": list(self.weights) or [1.0] * len(self.of), "density": density}
-        if self.op != "ties":
-            out["seed"] = self.seed
-        return out
-
-    def directions(self) -> dict[str, dict]:
-        """Direction name -> spec, one per density, in density order."""
-        return {f"{self.sweep_name()}_d{d:g}": self.spec(d) for d in self.densities()}
+    def direction_names(self) -> list[str]:
+        """One direction name per density, in density order (the specs are the op's:
+        `sitv_dist.vectors.ops.registry.merge_sweep_specs`)."""
+        return [f"{self.sweep_name()}_d{d:g}" for d in self.densities()]
 
     def validate(self, key: str) -> None:
-        if self.op not in OPS:
-            raise ConfigError(f"{key}.op: one of {', '.join(OPS)}, got {self.op!r}")
+        """The axes and sources' form; the op and its parameters are checked by the op registry
+        (`sitv_dist.vectors.ops.registry.check_merge_sweep`)."""
         if not self.of:
             raise ConfigError(f"{key}.of: give the task vectors to merge, e.g. [sentiment_positive, sentiment_negative]")
-        if self.op == "magnitude_prune" and (len(self.of) != 1 or self.weights):
-            raise ConfigError(f"{key}: magnitude_prune takes one task vector in `of` and no weights, got of={self.of}")
-        if self.seed and self.op not in ("dare_linear", "dare_ties"):
-            raise ConfigError(f"{key}.seed: applies to dare_linear and dare_ties only")
         self.alpha.validate(f"{key}.alpha")
         self.density.validate(f"{key}.density")
         if not 0.0 < self.density.start:
             raise ConfigError(f"{key}.density.start: above 0 (the fraction of entries kept), got {self.density.start}")
         if not self.density.stop <= 1.0:
             raise ConfigError(f"{key}.density.stop: at most 1 (the fraction of entries kept), got {self.density.stop}")
-        names = self.directions()
+        names = list(dict.fromkeys(self.direction_names()))
         if len(names) != self.density.num:
             raise ConfigError(f"{key}.density: {self.density.num} densities give only {len(names)} distinct names "
-                              f"({list(names)}); use fewer or coarser densities")
-        for spec in names.values():
-            validate_spec(spec, key)
+                              f"({names}); use fewer or coarser densities")
 
 
-def merge_directions(merge_sweeps: list[MergeSweepConfig]) -> dict[str, tuple[dict, str]]:
-    """Every merge sweep's directions: name -> (spec, config key), in sweep and density order."""
-    out = {}
-    for i, m in enumerate(merge_sweeps):
-        for name, spec in m.directions().items():
-            out[name] = (spec, f"sweep.merge_sweeps.{i}")
-    return out
+def merge_direction_names(merge_sweeps: list[MergeSweepConfig]) -> dict[str, str]:
+    """Every merge sweep's direction names -> config key, in sweep and density order."""
+    return {name: f"sweep.merge_sweeps.{i}" for i, m in enumerate(merge_sweeps) for name in m.direction_names()}

@@ -9,7 +9,6 @@ from typing import Any
 from .checks import DTYPES, EMBEDDED_TASKS, ConfigError, choice, non_negative, path_name, positive
 from .merge import MergeSweepConfig
 from .range import RangeConfig
-from .specs import validate_spec
 
 
 @dataclass
@@ -29,84 +28,6 @@ class GridConfig:
         if self.name:
             path_name(self.name, f"{key}.name")
         self.range.validate(f"{key}.range")
-
-
-@dataclass
-class DerivedDirectionConfig:
-    negate: str = ""
-    """−T of this task vector (a task name or a key of sweep.task_vectors)."""
-    sum: list[str] = field(default_factory=list)
-    """T1 + T2 + … of these task vectors."""
-    difference: list[str] = field(default_factory=list)
-    """T1 − T2 of these two task vectors."""
-    random: str = ""
-    """A seeded Gaussian direction with the norms of this task vector (see `normalize`): a control."""
-    normalize: str = "global"
-    """Random directions: 'global' (exactly ‖T‖), 'layer' (each tensor's norm) or 'filter' (each output
-    row's norm, as in Li et al. 2018)."""
-    one_d: str = ""
-    """Random 'layer'/'filter' directions: 1-D tensors (norms, biases) 'zero' or 'tensor' (scaled to T's
-    tensor norm); empty: 'zero' for 'filter' (Li et al.), 'tensor' for 'layer'."""
-    seed: int = 0
-    """Random directions and DARE merges: the seed."""
-    ties: list[str] = field(default_factory=list)
-    """TIES merge of these task vectors (peft.utils.merge_utils.ties, majority sign 'total'), tensor by tensor."""
-    dare_linear: list[str] = field(default_factory=list)
-    """DARE merge of these task vectors (random drop with rescaling, then the weighted sum; seeded by `seed`)."""
-    dare_ties: list[str] = field(default_factory=list)
-    """DARE drop, then TIES sign election and disjoint merge (seeded by `seed`)."""
-    magnitude_prune: str = ""
-    """This task vector with only its `density` fraction of largest-magnitude entries per tensor."""
-    weights: list[float] = field(default_factory=list)
-    """Merges: one weight per merged task vector (empty: all 1)."""
-    density: float = 1.0
-    """Merges and magnitude_prune: the fraction of entries kept per tensor, in (0, 1]."""
-    restrict: str = ""
-    """This task vector kept only on parameters whose names match `include`, every `group` and not `exclude`."""
-    include: str = ""
-    """Restrictions: regular expression (re.search) a kept parameter name must match."""
-    exclude: str = ""
-    """Restrictions: regular expression a kept parameter name must not match."""
-    group: list[str] = field(default_factory=list)
-    """Restrictions: ready-made groups a kept parameter must be in (all of them): attention, mlp,
-    embeddings, norms, layers:A-B (Llama/Gemma/Qwen naming)."""
-
-    def spec(self) -> dict:
-        """The compact spec of sitv_dist.directions.make_direction (only what is set)."""
-        out: dict[str, Any] = {}
-        for name in ("negate", "sum", "difference"):
-            if getattr(self, name):
-                out[name] = getattr(self, name)
-        if self.random:
-            out.update(random=self.random, normalize=self.normalize, seed=self.seed)
-            if self.one_d:
-                out["one_d"] = self.one_d
-        for name in ("ties", "dare_linear", "dare_ties"):
-            if getattr(self, name):
-                out.update({name: getattr(self, name), "density": self.density,
-                            "weights": self.weights or [1.0] * len(getattr(self, name))})
-                if name != "ties":
-                    out["seed"] = self.seed
-        if self.magnitude_prune:
-            out.update(magnitude_prune=self.magnitude_prune, density=self.density)
-        if self.restrict:
-            out["restrict"] = self.restrict
-            out.update({k: getattr(self, k) for k in ("include", "exclude", "group") if getattr(self, k)})
-        return out
-
-    def validate(self, key: str) -> None:
-        if not self.random and (self.normalize != "global" or self.one_d):
-            raise ConfigError(f"{key}: normalize and one_d apply to random directions only")
-        if self.seed and not (self.random or self.dare_linear or self.dare_ties):
-            raise ConfigError(f"{key}.seed: applies to random directions and DARE merges only")
-        merges = self.ties or self.dare_linear or self.dare_ties
-        if self.weights and not merges:
-            raise ConfigError(f"{key}.weights: applies to merges (ties, dare_linear, dare_ties) only")
-        if self.density != 1.0 and not (merges or self.magnitude_prune):
-            raise ConfigError(f"{key}.density: applies to merges and magnitude_prune only")
-        if (self.include or self.exclude or self.group) and not self.restrict:
-            raise ConfigError(f"{key}: include, exclude and group apply to restrictions ({{restrict: NAME}}) only")
-        validate_spec(self.spec(), key)
 
 
 @dataclass
@@ -133,11 +54,12 @@ class SweepConfig:
     """Direction name -> task-vector safetensors file, or a PEFT LoRA adapter directory
     (adapter_config.json + adapter_model.safetensors: T = scaling·B·A, never densified). Directions
     not listed here are the task vectors that `sitv run` fine-tunes (OUT/task_vectors/<task>.safetensors)."""
-    derived_directions: dict[str, DerivedDirectionConfig] = field(default_factory=dict)
+    derived_directions: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Directions made from task vectors before the sweep, by name, e.g. {neg_qa: {negate: qa_factual},
     rand_qa: {random: qa_factual, normalize: filter, seed: 1}, pos_minus_neg: {difference:
     [sentiment_positive, sentiment_negative]}}. Each is written to OUT/task_vectors/<name>.safetensors
-    (its metadata says how it was made) and can be used in sweep.directions and grids like any task vector."""
+    (its metadata says how it was made) and can be used in sweep.directions and grids like any task vector.
+    Each entry has one op key and that op's keys: the direction-op reference below lists them."""
     num_shards: int = 1
     """Shards the planned points are split into (one per worker)."""
     apply_dtype: str = "float32"
@@ -201,7 +123,9 @@ class SweepConfig:
             merge.validate(f"{key}.merge_sweeps.{i}")
         for name, derived in self.derived_directions.items():
             path_name(name, f"{key}.derived_directions.{name}")
-            derived.validate(f"{key}.derived_directions.{name}")
+            if not isinstance(derived, dict):
+                raise ConfigError(f"{key}.derived_directions.{name}: a derived direction is a mapping such as "
+                                  f"{{negate: NAME}}, got {derived!r}")
             if name in self.task_vectors:
                 raise ConfigError(f"{key}.derived_directions.{name}: {name!r} is also a key of {key}.task_vectors; "
                                   "choose another name")

@@ -22,7 +22,7 @@ from ..sweep.derivatives import per_text_derivatives
 from ..sweep.plan import load_plan
 from ..sweep.resident import load_resident
 from ..vectors import directions, lora, taskvector
-from ..vectors.derived import random_direction
+from ..vectors.ops.random_control import random_direction
 from .prepare import prepare_base
 
 

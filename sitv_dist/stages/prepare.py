@@ -6,8 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import ConfigError, ExperimentConfig
-from ..config.merge import merge_directions
-from ..config.specs import sources
 from ..finetune.pretrain import ensure_embedded
 from ..models.location import base_architecture, cached_embedded, check_tokenizer_files, model_location
 from ..multiple_choice import mc_sets
@@ -15,6 +13,7 @@ from ..outdir import OutDir
 from ..texts import eval_texts, load_texts
 from ..vectors import directions, lora, taskvector
 from ..vectors.derived import write_direction
+from ..vectors.ops.registry import check_config, derived_specs, merge_directions, sources
 
 
 def prepare_base(cfg: ExperimentConfig, out: OutDir | None = None) -> str:
@@ -34,8 +33,8 @@ def tasks_to_finetune(cfg: ExperimentConfig) -> list[str]:
     """Directions, and task vectors derived directions are made from, that are configured tasks
     without an explicit task-vector file."""
     names = cfg.direction_names()
-    specs = [d.spec() for d in cfg.sweep.derived_directions.values()]
-    specs += [spec for spec, _ in merge_directions(cfg.sweep.merge_sweeps).values()]
+    specs = [spec for spec, _ in derived_specs(cfg).values()]
+    specs += [spec for spec, _ in merge_directions(cfg).values()]
     for spec in specs:
         names += [n for n in sources(spec) if n not in names]
     return [d for d in names if d not in cfg.sweep.task_vectors and cfg.task(d)]
@@ -44,7 +43,9 @@ def tasks_to_finetune(cfg: ExperimentConfig) -> list[str]:
 def preflight(cfg: ExperimentConfig) -> None:
     """Every text set loads and is non-empty, a local model carries its tokenizer, and explicit
     task vectors are whole safetensors files that fit the model (from its config alone, the
-    embedded base's too), before any model loads or trains."""
+    embedded base's too), and every derived direction is a valid op (the configs of callers of
+    the Python API get the check `sitv` gives), before any model loads or trains."""
+    check_config(cfg)
     check_tokenizer_files(cfg)
     eval_texts(cfg)
     mc_sets(cfg)
@@ -59,8 +60,8 @@ def preflight(cfg: ExperimentConfig) -> None:
                               f"its task vector in sweep.task_vectors.{name}")
         load_texts(task.train, key=f"tasks.{index}.train", embedded_name=name, split="train",
                    text_field=task.text_field)
-    for name, derived in cfg.sweep.derived_directions.items():
-        for source in sources(derived.spec()):
+    for name, (spec, _) in derived_specs(cfg).items():
+        for source in sources(spec):
             if source in cfg.sweep.task_vectors and lora.is_adapter(Path(cfg.sweep.task_vectors[source]).expanduser()):
                 raise ConfigError(f"sweep.derived_directions.{name}: {source!r} is a LoRA adapter; derived directions "
                                   f"need a dense task vector: `sitv taskvector --base BASE --adapter "
@@ -74,7 +75,7 @@ def preflight(cfg: ExperimentConfig) -> None:
 
 
 def _derived_sources(cfg: ExperimentConfig) -> set[str]:
-    return {n for d in cfg.sweep.derived_directions.values() for n in sources(d.spec())}
+    return {n for spec, _ in derived_specs(cfg).values() for n in sources(spec)}
 
 
 def derive_directions(cfg: ExperimentConfig, out: OutDir) -> list[Path]:
@@ -82,8 +83,8 @@ def derive_directions(cfg: ExperimentConfig, out: OutDir) -> list[Path]:
     made from the same spec and the same source contents is kept (resumable)."""
     out = OutDir(out)
     paths = []
-    todo = {name: (d.spec(), f"sweep.derived_directions.{name}") for name, d in cfg.sweep.derived_directions.items()}
-    todo.update(merge_directions(cfg.sweep.merge_sweeps))      # one direction per density of each merge sweep
+    todo = derived_specs(cfg)
+    todo.update(merge_directions(cfg))      # one direction per density of each merge sweep
     if todo:
         with out.timed("derive"):
             for name, (spec, key) in todo.items():

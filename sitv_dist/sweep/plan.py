@@ -14,6 +14,7 @@ import numpy as np
 
 from ..config import ConfigError, ExperimentConfig
 from ..outdir import OutDir
+from ..vectors.ops.registry import merge_sweep_specs
 from .fingerprint import experiment_fingerprint, point_fingerprint
 
 DECIMALS = 10   # coefficients are rounded so that 2·0.35 and 0.7 are the same point
@@ -67,7 +68,7 @@ def sweeps_from_config(cfg: ExperimentConfig) -> list[Sweep]:
         out.append(Sweep(name, "grid", list(g.directions),
                          axes=[axis(g.range.start, g.range.stop, g.range.num) for _ in g.directions]))
     for m in s.merge_sweeps:         # one line per density (the curves L(α) at that density)
-        for (d, spec), density in zip(m.directions().items(), m.densities()):
+        for (d, spec), density in zip(merge_sweep_specs(m).items(), m.densities()):
             out.append(Sweep(f"line_{d}", "line", [d], axis(m.alpha.start, m.alpha.stop, m.alpha.num),
                              merge={"sweep": m.sweep_name(), "op": m.op, "of": list(m.of), "density": density,
                                     "spec": spec}))

@@ -22,11 +22,34 @@ first four layers), as are ``include`` and ``exclude`` with them.
 from __future__ import annotations
 
 import re
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
-from ..config.specs import group_pattern
+# Ready-made restriction groups for the Hugging Face naming of Llama, Gemma and Qwen decoders
+# (the module docstring documents them); plus "layers:A-B".
+GROUPS = {
+    "attention": r"(^|\.)self_attn\.",
+    "mlp": r"(^|\.)mlp\.",
+    "embeddings": r"(^|\.)(embed_tokens|lm_head)\.",
+    "norms": r"(^|\.)(input_layernorm|post_attention_layernorm|pre_feedforward_layernorm|"
+             r"post_feedforward_layernorm|norm)\.weight$",
+}
+_LAYERS = re.compile(r"^layers:(\d+)-(\d+)$")
+
+
+def group_pattern(group: str) -> str:
+    """The regex of a ready-made group; ValueError naming the choices for an unknown one."""
+    if group in GROUPS:
+        return GROUPS[group]
+    m = _LAYERS.match(group)
+    if m:
+        lo, hi = int(m.group(1)), int(m.group(2))
+        if lo > hi:
+            raise ValueError(f"group {group!r}: the first layer is after the last")
+        return r"(^|\.)layers\.(" + "|".join(str(i) for i in range(lo, hi + 1)) + r")\."
+    raise ValueError(f"unknown group {group!r}; one of {', '.join(GROUPS)} or 'layers:A-B' (e.g. layers:0-3)")
 
 
 def matcher(include: str = "", exclude: str = "", groups: Sequence[str] = ()):
@@ -39,6 +62,7 @@ def matcher(include: str = "", exclude: str = "", groups: Sequence[str] = ()):
 def restrict(vector: Mapping[str, torch.Tensor], include: str = "", exclude: str = "",
              groups: Sequence[str] = ()) -> dict[str, torch.Tensor]:
     """T on the matching tensors, zero elsewhere; ValueError when nothing matches."""
+    import torch
     keep = matcher(include, exclude, groups)
     kept = [n for n in vector if keep(n)]
     if not kept:

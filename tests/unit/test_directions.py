@@ -8,6 +8,9 @@ import pytest
 import torch
 
 from sitv_dist.vectors import derived as D
+from sitv_dist.vectors.ops import random_control as RC
+from sitv_dist.vectors.ops import registry
+from sitv_dist.vectors.ops.negate import negate
 from sitv_dist.vectors import similarity as S
 from sitv_dist.vectors import taskvector
 from sitv_dist.config import ConfigError
@@ -35,34 +38,34 @@ def rows(t: torch.Tensor) -> torch.Tensor:
 # ----------------------------------------------------------------------------- random directions
 def test_global_random_direction_has_exactly_the_norm_of_T_and_is_seeded():
     T = make_tv()
-    d = D.random_direction(T, seed=3)
+    d = RC.random_direction(T, seed=3)
     assert set(d) == set(T) and all(d[n].shape == T[n].shape and d[n].dtype == torch.float32 for n in T)
     assert norm(d) == pytest.approx(norm(T), rel=1e-6)
-    again = D.random_direction(T, seed=3)
+    again = RC.random_direction(T, seed=3)
     assert all(torch.equal(d[n], again[n]) for n in T)
-    other = D.random_direction(T, seed=4)
+    other = RC.random_direction(T, seed=4)
     assert not torch.equal(d["model.layers.0.mlp.up_proj.weight"], other["model.layers.0.mlp.up_proj.weight"])
     assert all(d[n].abs().sum() > 0 for n in T)                         # 1-D tensors included
     # a Gaussian direction is nearly orthogonal to T (|cos| ~ 1/sqrt(dim))
     assert abs(S.cosine_similarity(d, T)) < 0.2
     # dict order does not matter, only names
     shuffled = {n: T[n] for n in reversed(list(T))}
-    assert all(torch.equal(D.random_direction(shuffled, seed=3)[n], d[n]) for n in T)
+    assert all(torch.equal(RC.random_direction(shuffled, seed=3)[n], d[n]) for n in T)
 
 
 def test_layer_normalised_direction_matches_every_tensor_norm():
     T = make_tv(1)
-    d = D.random_direction(T, seed=0, normalize="layer")
+    d = RC.random_direction(T, seed=0, normalize="layer")
     for n in T:
         assert float(d[n].double().norm()) == pytest.approx(float(T[n].double().norm()), rel=1e-6), n
     assert norm(d) == pytest.approx(norm(T), rel=1e-6)
-    zeroed = D.random_direction(T, seed=0, normalize="layer", one_d="zero")
+    zeroed = RC.random_direction(T, seed=0, normalize="layer", one_d="zero")
     assert float(zeroed["model.norm.weight"].abs().sum()) == 0.0
 
 
 def test_filter_normalised_direction_matches_every_filter_norm():
     T = make_tv(2)
-    d = D.random_direction(T, seed=5, normalize="filter")
+    d = RC.random_direction(T, seed=5, normalize="filter")
     for n, t in T.items():
         if t.dim() >= 2:
             torch.testing.assert_close(rows(d[n]), rows(t), rtol=1e-6, atol=1e-12)
@@ -71,7 +74,7 @@ def test_filter_normalised_direction_matches_every_filter_norm():
     assert float(d["model.embed_tokens.weight"][7].abs().sum()) == 0.0   # zero filter of T stays zero
     two_d = {n: t for n, t in T.items() if t.dim() >= 2}
     assert norm(d) == pytest.approx(norm(two_d), rel=1e-6)
-    per_tensor = D.random_direction(T, seed=5, normalize="filter", one_d="tensor")
+    per_tensor = RC.random_direction(T, seed=5, normalize="filter", one_d="tensor")
     for n, t in T.items():
         if t.dim() == 1:
             assert float(per_tensor[n].double().norm()) == pytest.approx(float(t.double().norm()), rel=1e-6)
@@ -82,9 +85,9 @@ def test_filter_normalised_direction_matches_every_filter_norm():
 
 def test_bad_normalisation_is_refused():
     with pytest.raises(ValueError, match="normalize"):
-        D.random_direction(make_tv(), normalize="row")
+        RC.random_direction(make_tv(), normalize="row")
     with pytest.raises(ValueError, match="one_d"):
-        D.random_direction(make_tv(), normalize="filter", one_d="keep")
+        RC.random_direction(make_tv(), normalize="filter", one_d="keep")
 
 
 # ----------------------------------------------------------------------------- derived directions
@@ -107,11 +110,11 @@ def test_derived_arithmetic_is_exact(files):
     diff = D.make_direction({"difference": ["a", "b"]}, resolve)
     assert all(torch.equal(diff.tensors[n], a[n] - b[n]) for n in a)
     assert diff.description == "a - b" and neg.description == "-a" and s.description == "a + b + c"
-    assert D.sources({"sum": ["a", "b", "c"]}) == ["a", "b", "c"] and D.sources({"random": "a"}) == ["a"]
+    assert registry.sources({"sum": ["a", "b", "c"]}) == ["a", "b", "c"] and registry.sources({"random": "a"}) == ["a"]
     assert neg.base_id == "base-model"
     rnd = D.make_direction({"random": "a", "normalize": "filter", "seed": 1}, resolve)
     assert rnd.description == "random(a; filter; one_d=zero; seed=1)"
-    expected = D.random_direction(a, seed=1, normalize="filter")
+    expected = RC.random_direction(a, seed=1, normalize="filter")
     assert all(torch.equal(rnd.tensors[n], expected[n]) for n in a)
 
 
@@ -177,7 +180,7 @@ def test_mismatched_task_vectors_are_refused(files, tmp_path):
 def test_cosine_similarity_self_negation_orthogonal(files, tmp_path):
     a = D.load_tensors(files["a"])
     assert S.cosine_similarity(files["a"], files["a"]) == pytest.approx(1.0, abs=1e-12)
-    taskvector.save(tmp_path / "neg.safetensors", D.negate(a), "base-model", "neg")
+    taskvector.save(tmp_path / "neg.safetensors", negate(a), "base-model", "neg")
     assert S.cosine_similarity(files["a"], tmp_path / "neg.safetensors") == pytest.approx(-1.0, abs=1e-12)
     # orthogonal: b minus its projection on a (float64), and a vector with disjoint support
     b = {n: t.double() for n, t in D.load_tensors(files["b"]).items()}

@@ -8,7 +8,8 @@ import torch
 from peft.utils import merge_utils as MU
 
 from sitv_dist.config import ConfigError
-from sitv_dist.config.specs import describe, group_pattern
+from sitv_dist.vectors.ops.registry import describe, normalize
+from sitv_dist.vectors.restrict import group_pattern
 from sitv_dist.vectors import derived as D
 from sitv_dist.vectors import merge as M
 from sitv_dist.vectors import restrict as R
@@ -192,27 +193,24 @@ def test_descriptions_say_how_a_merge_was_made():
 
 
 def test_config_derived_directions_accept_merges_and_restrictions():
-    from sitv_dist.config.sweep import DerivedDirectionConfig
-    cfg = DerivedDirectionConfig(dare_ties=["a", "b"], density=0.5, seed=3)
-    assert cfg.spec() == {"dare_ties": ["a", "b"], "density": 0.5, "weights": [1.0, 1.0], "seed": 3}
-    cfg.validate("sweep.derived_directions.m")
-    assert DerivedDirectionConfig(restrict="a", group=["mlp"]).spec() == {"restrict": "a", "group": ["mlp"]}
+    spec = normalize({"dare_ties": ["a", "b"], "density": 0.5, "seed": 3}, "sweep.derived_directions.m")
+    assert spec == {"dare_ties": ["a", "b"], "density": 0.5, "weights": [1.0, 1.0], "seed": 3}
+    assert normalize({"restrict": "a", "group": ["mlp"]}, "k") == {"restrict": "a", "group": ["mlp"]}
     with pytest.raises(ConfigError, match="density: applies to merges"):
-        DerivedDirectionConfig(negate="a", density=0.5).validate("k")
+        normalize({"negate": "a", "density": 0.5}, "k")
     with pytest.raises(ConfigError, match="include, exclude and group apply to restrictions"):
-        DerivedDirectionConfig(negate="a", group=["mlp"]).validate("k")
+        normalize({"negate": "a", "group": ["mlp"]}, "k")
     with pytest.raises(ConfigError, match="seed: applies to random"):
-        DerivedDirectionConfig(ties=["a"], seed=2).validate("k")
+        normalize({"ties": ["a"], "seed": 2}, "k")
 
 
 def test_merges_without_peft_fail_at_config_time(monkeypatch):
     import importlib.util
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "peft" else real(name, *a))
-    from sitv_dist.config.sweep import DerivedDirectionConfig
     with pytest.raises(ConfigError, match=r"sweep.derived_directions.m.ties: merges use peft.*pip install"):
-        DerivedDirectionConfig(ties=["a", "b"]).validate("sweep.derived_directions.m")
-    DerivedDirectionConfig(restrict="a", group=["mlp"]).validate("k")        # restrictions need no peft
+        normalize({"ties": ["a", "b"]}, "sweep.derived_directions.m")
+    normalize({"restrict": "a", "group": ["mlp"]}, "k")        # restrictions need no peft
 
 
 def test_written_merge_says_how_it_was_made(files, tmp_path):

@@ -8,6 +8,7 @@ import pytest
 
 from sitv_dist.config import ConfigError, ExperimentConfig, RangeConfig, SweepConfig, TaskConfig
 from sitv_dist.config.merge import MergeSweepConfig
+from sitv_dist.vectors.ops.registry import check_merge_sweep, merge_sweep_specs
 from sitv_dist.io import write_json
 from sitv_dist.results.report import write_report
 from sitv_dist.sweep.evaluation import EvalSet, summarize
@@ -61,14 +62,14 @@ def test_config_expands_one_direction_and_one_line_per_density(tmp_path):
     cfg = config(tmp_path)
     m = cfg.sweep.merge_sweeps[0]
     assert m.densities() == [0.25, 0.5, 0.75, 1.0]
-    assert m.directions() == {f"merge_ties_a__b_d{d:g}": {"ties": ["a", "b"], "weights": [1.0, 1.0], "density": d}
+    assert merge_sweep_specs(m) == {f"merge_ties_a__b_d{d:g}": {"ties": ["a", "b"], "weights": [1.0, 1.0], "density": d}
                               for d in (0.25, 0.5, 0.75, 1.0)}
-    assert cfg.direction_names() == list(m.directions())
+    assert cfg.direction_names() == list(merge_sweep_specs(m))
     plan = make_plan(cfg, synthetic_inputs(cfg, "fp"))
     assert [s.name for s in plan.sweeps] == [f"line_merge_ties_a__b_d{d:g}" for d in (0.25, 0.5, 0.75, 1.0)]
     assert all(s.kind == "line" and not s.squaring and s.merge["sweep"] == "merge_ties_a__b" for s in plan.sweeps)
     assert plan.unique_points == 4 * 6 + 1            # 6 non-zero α per density, one shared base point
-    dare = MergeSweepConfig(op="dare_ties", of=["a"], seed=3, name="d").directions()
+    dare = merge_sweep_specs(MergeSweepConfig(op="dare_ties", of=["a"], seed=3, name="d"))
     assert dare["d_d0.1"] == {"dare_ties": ["a"], "weights": [1.0], "density": 0.1, "seed": 3}
 
 
@@ -86,6 +87,7 @@ def test_bad_merge_sweeps_name_the_key(merge, message):
     m = MergeSweepConfig(**({"of": ["a", "b"]} | merge))
     with pytest.raises(ConfigError, match=message) as info:
         m.validate("sweep.merge_sweeps.0")
+        check_merge_sweep(m, "sweep.merge_sweeps.0")
     assert str(info.value).startswith("sweep.merge_sweeps.0")
 
 

@@ -2,7 +2,7 @@
 reference matches the code."""
 from pathlib import Path
 
-from sitv_dist.config import reference
+from sitv_dist.cli import config_reference as reference
 
 ROOT = Path(__file__).resolve().parents[2]
 
