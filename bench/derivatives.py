@@ -22,7 +22,7 @@ from sitv_dist.config import load_config
 from sitv_dist.models.loading import load_model, load_tokenizer, parameters
 from sitv_dist.stages.prepare import prepare_base
 from sitv_dist.sweep.apply import PointWriter
-from sitv_dist.sweep.derivatives import per_text_derivatives
+from sitv_dist.sweep.forward_ad import per_text_derivatives
 from sitv_dist.sweep.evaluation import build_eval_set, per_text_nll
 from sitv_dist.texts import eval_texts
 from sitv_dist.vectors.ops.random_control import random_direction

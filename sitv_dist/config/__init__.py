@@ -5,8 +5,8 @@ format, `--set` overrides, and the validation of every section, run before any m
 A leaf of the import graph: nothing here imports the rest of the project.
 
 - `checks`: the error type, the vocabulary (dtypes, embedded task names), small validators
-- `experiment`, `sweep`: the sections and `ExperimentConfig`
-- `merge`: merge sweeps (a density axis); `range`: coefficient ranges; `deepspeed`: a user's DeepSpeed JSON
+- `experiment`, `sweep_section`: the sections and `ExperimentConfig`
+- `merge_sweep`: merge sweeps (a density axis); `range`: coefficient ranges; `deepspeed`: a user's DeepSpeed JSON
 - derived-direction entries are mappings checked by their ops (`sitv_dist.vectors.ops`)
 - `load`: YAML + overrides -> validated config, and back to YAML
 - `reference`: the key reference printed by `sitv config-reference`
@@ -17,7 +17,7 @@ from .experiment import (EmbeddedConfig, EvalConfig, ExperimentConfig, FinetuneC
 from .load import dump, from_dict, load_config, read_resolved, to_dict
 from .reference import reference
 from .range import RangeConfig
-from .sweep import GridConfig, SlurmConfig, SweepConfig
+from .sweep_section import GridConfig, SlurmConfig, SweepConfig
 
 __all__ = ["DTYPES", "EMBEDDED_TASKS", "ConfigError", "EmbeddedConfig", "EvalConfig",
            "ExperimentConfig", "FinetuneConfig", "GridConfig", "LmEvalConfig", "ModelConfig", "RangeConfig",

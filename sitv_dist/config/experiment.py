@@ -12,8 +12,8 @@ from pathlib import Path
 
 from .checks import DTYPES, EMBEDDED_TASKS, ConfigError, check_source, choice, non_negative, path_name, positive, require
 from .deepspeed import read_deepspeed_json
-from .merge import merge_direction_names
-from .sweep import SlurmConfig, SweepConfig
+from .merge_sweep import merge_direction_names
+from .sweep_section import SlurmConfig, SweepConfig
 
 
 @dataclass

@@ -8,7 +8,7 @@ import inspect
 import typing
 
 from .experiment import ExperimentConfig
-from .sweep import GridConfig
+from .sweep_section import GridConfig
 
 
 def reference() -> str:

@@ -18,7 +18,7 @@ from ..io import write_json
 from ..models.loading import resolve_device
 from ..outdir import OutDir, OutDirError
 from ..sweep.derivative_jobs import CONTROLS, SCHEMA, jobs
-from ..sweep.derivatives import per_text_derivatives
+from ..sweep.forward_ad import per_text_derivatives
 from ..sweep.plan import load_plan
 from ..sweep.resident import load_resident
 from ..vectors import directions, lora, taskvector

@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 
 from conftest import make_config
 from sitv_dist.config import ConfigError, load_config
-from sitv_dist.config.merge import MergeSweepConfig
+from sitv_dist.config.merge_sweep import MergeSweepConfig
 from sitv_dist.stages import sweep as pipeline
 from sitv_dist.stages.report import reduce_and_report
 from sitv_dist.vectors import derived as D

@@ -15,7 +15,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from sitv_dist.models.loss import token_nll
 from sitv_dist.results.derivatives import quadratic, replicate_derivatives, set_derivatives
 from sitv_dist.sweep.apply import PointWriter
-from sitv_dist.sweep.derivatives import per_text_derivatives
+from sitv_dist.sweep.forward_ad import per_text_derivatives
 from sitv_dist.sweep.evaluation import build_eval_set, per_text_nll
 from sitv_dist.texts import Text
 
@@ -117,7 +117,7 @@ def test_gradient_and_hessian_block_equal_autograd(setup):
 def test_composite_layer_norm_is_layer_norm():
     import torch.nn.functional as F
 
-    from sitv_dist.sweep.derivatives import _differentiable_ops, _layer_norm
+    from sitv_dist.sweep.forward_ad import _differentiable_ops, _layer_norm
     gen = torch.Generator().manual_seed(0)
     x, w, b = (torch.randn(s, generator=gen, dtype=torch.float64) for s in ((3, 5, 8), (8,), (8,)))
     assert torch.allclose(_layer_norm(x, (8,), w, b, 1e-5), F.layer_norm(x, (8,), w, b, 1e-5), rtol=1e-12, atol=1e-12)

@@ -17,7 +17,7 @@ from .base import SOURCES, DirectionOp
 
 if TYPE_CHECKING:
     from ...config import ExperimentConfig
-    from ...config.merge import MergeSweepConfig
+    from ...config.merge_sweep import MergeSweepConfig
 
 _MODULES = (random_control, negate, sum_op, difference, ties, dare_linear, dare_ties, magnitude_prune, restriction,
             breadcrumbs)

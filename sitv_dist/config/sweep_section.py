@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .checks import DTYPES, EMBEDDED_TASKS, ConfigError, choice, non_negative, path_name, positive
-from .merge import MergeSweepConfig
+from .merge_sweep import MergeSweepConfig
 from .range import RangeConfig
 
 
