@@ -29,7 +29,7 @@ import torch
 from sitv_dist.config import load_config
 from sitv_dist.models.loading import load_model, load_tokenizer
 from sitv_dist.stages.prepare import prepare_base
-from sitv_dist.multiple_choice import mc_sets, mc_source
+from sitv_dist.mc_items import mc_sets, mc_source
 from sitv_dist.sweep.evaluation import build_eval_set, per_text_nll
 from sitv_dist.sweep.multiple_choice import (
     MCBatch,
@@ -37,7 +37,7 @@ from sitv_dist.sweep.multiple_choice import (
     choice_loglikelihoods,
     score,
 )
-from sitv_dist.multiple_choice import lm_eval_task_yaml
+from sitv_dist.mc_items import lm_eval_task_yaml
 from sitv_dist.sweep.scores import model_window
 from sitv_dist.texts import eval_texts
 

@@ -10,7 +10,7 @@ from ..config.merge import merge_directions
 from ..config.specs import sources
 from ..finetune.pretrain import ensure_embedded
 from ..models.location import base_architecture, cached_embedded, check_tokenizer_files, model_location
-from ..multiple_choice import mc_sets
+from ..mc_items import mc_sets
 from ..outdir import OutDir
 from ..texts import eval_texts, load_texts
 from ..vectors import directions, lora, taskvector

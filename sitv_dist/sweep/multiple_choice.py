@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..multiple_choice import Item
+from ..mc_items import Item
 
 
 @dataclass

@@ -8,7 +8,7 @@ import importlib.metadata
 from pathlib import Path
 
 from ..config import ExperimentConfig
-from ..multiple_choice import items_hash, mc_sets
+from ..mc_items import items_hash, mc_sets
 
 
 def score_settings(cfg: ExperimentConfig) -> dict:

@@ -10,7 +10,7 @@ import torch
 
 from ..config import ExperimentConfig
 from ..io import finite_or_none
-from ..multiple_choice import mc_sets
+from ..mc_items import mc_sets
 from .multiple_choice import build_mc_set, choice_loglikelihoods, score
 from .plan import Plan, PlannedPoint
 
