@@ -49,7 +49,7 @@ def preflight(cfg: ExperimentConfig) -> None:
     eval_texts(cfg)
     mc_sets(cfg)
     if cfg.eval.lm_eval.tasks:
-        from ..sweep.lm_eval_point import task_manager
+        from ..sweep.scores.lm_eval_tasks import task_manager
         task_manager(cfg.eval.lm_eval)
     for name in tasks_to_finetune(cfg):
         index = next(i for i, t in enumerate(cfg.tasks) if t.name == name)

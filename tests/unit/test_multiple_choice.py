@@ -13,7 +13,7 @@ from conftest import SENTENCES, write_jsonl
 from sitv_dist.config import ConfigError, ModelConfig, load_config
 from sitv_dist.models.loading import load_model, load_tokenizer
 from sitv_dist.mc_items import Item, lm_eval_task_yaml, load_items
-from sitv_dist.sweep.multiple_choice import (
+from sitv_dist.sweep.scores.mc_scoring import (
     build_mc_set,
     choice_loglikelihoods,
     encode_pair,
@@ -118,7 +118,7 @@ def test_batched_scores_do_not_depend_on_batch_size(toy):
 def test_shared_context_equals_whole_rows_and_long_items_are_truncated_like_lm_eval(toy):
     """The KV-cache path (each context run once) against whole (context + choice) rows, and
     items too long for the window scored whole, left-truncated per choice as lm-eval does."""
-    from sitv_dist.sweep.multiple_choice import MCBatch, SharedBatch
+    from sitv_dist.sweep.scores.mc_scoring import MCBatch, SharedBatch
     tok = load_tokenizer(str(toy["base"]))
     model = model_at(toy, 0.4)
     items = [Item(r["context"], tuple(r["choices"]), r["answer"]) for r in mc_rows(2)]
