@@ -2,7 +2,7 @@
 run on the same model (every method at the same parameters, interleaved, median of repeats):
 
   losses      one pad-masked pass per eval set (general + every task set): what a point costs today
-  native MC   the native multiple-choice scoring of every task's set (sitv_dist.sweep.multiple_choice):
+  native MC   the native multiple-choice scoring of every task's set (sitv_dist.sweep.scores.mc_scoring):
               each context run once, its KV cache shared by the choices
   whole rows  the same, every (context + choice) row run whole (share_context=False), as lm-eval does
   lm-eval MC  the same items as local lm-eval multiple-choice tasks, run through lm-eval's
@@ -29,16 +29,15 @@ import torch
 from sitv_dist.config import load_config
 from sitv_dist.models.loading import load_model, load_tokenizer
 from sitv_dist.stages.prepare import prepare_base
-from sitv_dist.multiple_choice import mc_sets, mc_source
+from sitv_dist.mc_items import lm_eval_task_yaml, mc_sets, mc_source
 from sitv_dist.sweep.evaluation import build_eval_set, per_text_nll
-from sitv_dist.sweep.multiple_choice import (
+from sitv_dist.sweep.scores.mc_scoring import (
     MCBatch,
     build_mc_set,
     choice_loglikelihoods,
+    model_window,
     score,
 )
-from sitv_dist.multiple_choice import lm_eval_task_yaml
-from sitv_dist.sweep.scores import model_window
 from sitv_dist.texts import eval_texts
 
 

@@ -6,10 +6,12 @@ wording says what was measured and claims nothing more.
 """
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import Callable
 
 from ..outdir import OutDir
-from .accuracy_report import accuracy_section
+from ..sweep.scores.registry import SCORES
 from .markdown import fmt, percent, seconds, table
 from .report_config import configuration
 from .report_derivatives import derivatives_section
@@ -30,6 +32,19 @@ def _coords(c: list) -> str:
 
 
 # ----------------------------------------------------------------------------- sections
+def section_function(path: str) -> Callable[[dict], list[str]]:
+    """The report section a score names ("module:function"; `sweep` cannot import `results`)."""
+    module, _, function = path.partition(":")
+    return getattr(importlib.import_module(module), function)
+
+
+def score_sections(an: dict) -> list[str]:
+    """The sections of the registered scores (sweep.scores.registry) in registry order, each
+    function once: the multiple-choice and lm-eval scores share '## Accuracy'."""
+    paths = list(dict.fromkeys(cls.report_section for cls in SCORES.values() if cls.report_section))
+    return [line for path in paths for line in section_function(path)(an)]
+
+
 def _timing(an: dict) -> list[str]:
     t = an["timing"]
     lines = ["## Timing breakdown", ""]
@@ -115,7 +130,7 @@ def render_report(run: dict, an: dict) -> str:
     """Markdown text of the report: the one-page summary first, then the details."""
     name = (run.get("resolved").name if run.get("resolved") is not None else None) or "experiment"
     parts = [["# sitv-dist report", "", f"Experiment `{name}`.", ""], summary(an), line_sections(an),
-             accuracy_section(an), derivatives_section(an), _grids(an), barrier_section(an), merge_section(an),
+             score_sections(an), derivatives_section(an), _grids(an), barrier_section(an), merge_section(an),
              _preference(an), _categories(an), _training(an), _timing(an), _dedupe(an), configuration(run),
              appendix_values(an)]
     parts = parts[:1] + [p + ["No sweeps of this kind in this run.", ""] if len(p) == 2 else p

@@ -8,7 +8,7 @@ from pathlib import Path
 from ..config import ConfigError, ExperimentConfig
 from ..finetune.pretrain import ensure_embedded
 from ..models.location import base_architecture, cached_embedded, check_tokenizer_files, model_location
-from ..multiple_choice import mc_sets
+from ..mc_items import mc_sets
 from ..outdir import OutDir
 from ..texts import eval_texts, load_texts
 from ..vectors import directions, lora, taskvector
@@ -50,7 +50,7 @@ def preflight(cfg: ExperimentConfig) -> None:
     eval_texts(cfg)
     mc_sets(cfg)
     if cfg.eval.lm_eval.tasks:
-        from ..sweep.lm_eval_point import task_manager
+        from ..sweep.scores.lm_eval_tasks import task_manager
         task_manager(cfg.eval.lm_eval)
     for name in tasks_to_finetune(cfg):
         index = next(i for i, t in enumerate(cfg.tasks) if t.name == name)

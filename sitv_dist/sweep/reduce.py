@@ -2,13 +2,15 @@
 
 Each sweep lists its unique points once, with index lists mapping every curve (line,
 squaring, compositional, grid) onto them, so no point is ever counted twice. A sweep with
-missing points is not written; the missing points are listed instead."""
+missing points is not written; the missing points are listed instead. What a point's scores
+contribute (losses, accuracy, lm-eval metrics) each score says (`sweep.scores.registry`)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from ..outdir import OutDir, OutDirError
 from .plan import Plan, PlannedPoint, Sweep, coef, load_plan
+from .scores.registry import reduce_point, reduce_set
 
 
 class MissingPoints(RuntimeError):
@@ -20,18 +22,6 @@ class MissingPoints(RuntimeError):
             more = f" and {len(points) - 10} more" if len(points) > 10 else ""
             lines.append(f"sweep {sweep}: {len(points)} point(s) missing: {shown}{more}")
         super().__init__("incomplete results; rerun the sweep to evaluate them:\n  " + "\n  ".join(lines))
-
-
-def _summary(entry: dict) -> dict:
-    """A set's losses for the results; a degenerate one (see sweep.worker) is not a loss: None."""
-    out = {"loss": entry["loss"], "nll_sum": entry["nll_sum"], "tokens": entry["tokens"]}
-    if entry.get("degenerate"):
-        out.update(loss=None, degenerate=True)
-    if "categories" in entry:
-        out["categories"] = entry["categories"]
-    if "mc" in entry:           # multiple-choice accuracy; per-item data stay in the point file
-        out["mc"] = {k: entry["mc"][k] for k in ("acc", "acc_norm", "items")}
-    return out
 
 
 def sweep_results(plan: Plan, sweep: Sweep, records: dict[str, dict], eval_sets: dict) -> dict:
@@ -75,11 +65,11 @@ def sweep_results(plan: Plan, sweep: Sweep, records: dict[str, dict], eval_sets:
     points = []
     for pid in order:
         record = records[pid]
-        tasks = {name[5:]: _summary(v) for name, v in record["sets"].items() if name.startswith("task:")}
-        points.append({"id": pid, "coefficients": [record["coefficients"][d] for d in sweep.directions],
-                       "general": _summary(record["sets"]["general"]), "tasks": tasks,
-                       "time_s": record["time_s"], "round": rounds[pid][0], "origin": rounds[pid][1]}
-                      | ({"lm_eval": record["lm_eval"]} if "lm_eval" in record else {}))
+        tasks = {name[5:]: reduce_set(v) for name, v in record["sets"].items() if name.startswith("task:")}
+        points.append(reduce_point(record, {
+            "id": pid, "coefficients": [record["coefficients"][d] for d in sweep.directions],
+            "general": reduce_set(record["sets"]["general"]), "tasks": tasks,
+            "time_s": record["time_s"], "round": rounds[pid][0], "origin": rounds[pid][1]}))
     result = {"schema": "sitv-dist/results/1", "sweep": sweep.name, "kind": sweep.kind,
               "directions": sweep.directions,
               "task_of": {d: d for d in sweep.directions if f"task:{d}" in plan.eval_sets}}

@@ -1,9 +1,9 @@
 """The sweep worker: one model copy, every eval set tokenized once, then for each planned
-point of its shard(s) — apply the point in place, one forward pass per eval set, write
-the point's file atomically. It neither knows nor cares who started it."""
+point of its shard(s) — apply the point in place, evaluate every score (`sweep.scores`: the
+loss, one forward pass per eval set, then accuracy and lm-eval where configured), write the
+point's file atomically. It neither knows nor cares who started it."""
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time
@@ -14,15 +14,13 @@ import torch
 from tqdm.auto import tqdm
 
 from ..config import ExperimentConfig, load_config
-from ..io import finite_or_none
 from ..models.loading import load_tokenizer
 from ..models.location import require_base
 from ..outdir import RUN_VARIABLE, OutDir
 from ..vectors import taskvector
-from .evaluation import per_text_nll, summarize, usable_chunk
 from .plan import Plan, PlannedPoint, load_plan
 from .resident import build_eval_sets, eval_sets_info, load_resident
-from .scores import PointScores
+from .scores.registry import setup_scores
 
 
 class Worker:
@@ -39,38 +37,17 @@ class Worker:
         used = [d for i, d in enumerate(plan.directions) if any(p.coefficients[i] != 0.0 for p in points)]
         state = load_resident(cfg, plan.eval_sets, device, vectors={d: paths[d] for d in used})
         self.model, self.device, self.sets, self.writer = state.model, state.device, state.sets, state.writer
-        self.vocab = state.vocab
-        self.chunk = usable_chunk(self.model, self.sets, cfg.eval.logit_chunk)
-        self.scores = PointScores(cfg, plan, self.model, state.tokenizer, self.device)     # accuracy, lm-eval
+        self.scores = setup_scores(cfg, plan.eval_sets, state)       # the loss, then accuracy and lm-eval
         out.write_eval_sets(eval_sets_info(self.sets))
 
     def evaluate(self, point: PlannedPoint) -> dict:
         start = time.perf_counter()
         self.writer.apply(self.plan.coefficients(point))
-        sets = {}
-        for name in point.sets:
-            nll = per_text_nll(self.model, self.sets[name], self.chunk)
-            summary = summarize(self.sets[name], nll)
-            summary["loss"] = finite_or_none(summary["loss"])
-            for cat in summary.get("categories", {}).values():
-                cat["loss"] = finite_or_none(cat["loss"])
-                cat["nll_sum"] = finite_or_none(cat["nll_sum"])
-            summary["nll_sum"] = finite_or_none(summary["nll_sum"])
-            summary["per_text_nll"] = [finite_or_none(x) for x in nll.tolist()]
-            if _uniform(summary["loss"], self.vocab):
-                summary["degenerate"] = True
-            sets[name] = summary
         record = {"id": point.id, "fingerprint": point.fingerprint,
-                  "coefficients": self.plan.coefficients(point), "sets": sets}
-        self.scores.add(point, record)
+                  "coefficients": self.plan.coefficients(point), "sets": {}}
+        for score in self.scores:
+            score.evaluate(point.sets, record)
         return record | {"time_s": time.perf_counter() - start, "device": str(self.device)}
-
-
-def _uniform(loss: float | None, vocab: int) -> bool:
-    """A set loss equal to ln(vocabulary) to 1e-6 relative means uniform predictions on every
-    token: in fp32 at |α| ≳ 1e6 the normalisation layers overflow and every logit becomes
-    equal. No trained or random model lands there by chance (a random one is ~1e-2 away)."""
-    return loss is not None and abs(loss - math.log(vocab)) <= 1e-6 * math.log(vocab)
 
 
 STREAK = 3   # consecutive failures with the same error that stop a shard: a systematic error, not a bad point

@@ -11,7 +11,7 @@ from conftest import make_config, records, write_jsonl
 from test_lm_eval import ROWS
 
 from sitv_dist.config import load_config
-from sitv_dist.multiple_choice import lm_eval_task_yaml
+from sitv_dist.mc_items import lm_eval_task_yaml
 from sitv_dist.stages import sweep as pipeline
 
 ROOT = Path(__file__).resolve().parents[2]

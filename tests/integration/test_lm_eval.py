@@ -10,7 +10,7 @@ import yaml
 from conftest import make_config, write_jsonl
 
 from sitv_dist.cli import main
-from sitv_dist.multiple_choice import lm_eval_task_yaml
+from sitv_dist.mc_items import lm_eval_task_yaml
 from sitv_dist.outdir import OutDir
 
 ROWS = [{"context": c, "choices": ch, "answer": a} for c, ch, a in [

@@ -12,8 +12,8 @@ from conftest import SENTENCES, write_jsonl
 
 from sitv_dist.config import ConfigError, ModelConfig, load_config
 from sitv_dist.models.loading import load_model, load_tokenizer
-from sitv_dist.multiple_choice import Item, lm_eval_task_yaml, load_items
-from sitv_dist.sweep.multiple_choice import (
+from sitv_dist.mc_items import Item, lm_eval_task_yaml, load_items
+from sitv_dist.sweep.scores.mc_scoring import (
     build_mc_set,
     choice_loglikelihoods,
     encode_pair,
@@ -118,7 +118,7 @@ def test_batched_scores_do_not_depend_on_batch_size(toy):
 def test_shared_context_equals_whole_rows_and_long_items_are_truncated_like_lm_eval(toy):
     """The KV-cache path (each context run once) against whole (context + choice) rows, and
     items too long for the window scored whole, left-truncated per choice as lm-eval does."""
-    from sitv_dist.sweep.multiple_choice import MCBatch, SharedBatch
+    from sitv_dist.sweep.scores.mc_scoring import MCBatch, SharedBatch
     tok = load_tokenizer(str(toy["base"]))
     model = model_at(toy, 0.4)
     items = [Item(r["context"], tuple(r["choices"]), r["answer"]) for r in mc_rows(2)]
@@ -148,7 +148,7 @@ def test_shared_context_equals_whole_rows_and_long_items_are_truncated_like_lm_e
 
 def test_embedded_sets_load_and_answers_vary():
     from sitv_dist.config import EMBEDDED_TASKS
-    from sitv_dist.multiple_choice import embedded_mc_file
+    from sitv_dist.mc_items import embedded_mc_file
     for task in EMBEDDED_TASKS:
         items = load_items(embedded_mc_file(task), task)
         assert len(items) >= 90
@@ -159,13 +159,13 @@ def test_embedded_sets_load_and_answers_vary():
 
 def test_embedded_sets_regenerate_byte_for_byte(tmp_path):
     from sitv_dist.embedded.multiple_choice import write
-    from sitv_dist.multiple_choice import embedded_mc_file
+    from sitv_dist.mc_items import embedded_mc_file
     for path in write(tmp_path):
         assert path.read_bytes() == embedded_mc_file(path.name.removesuffix("_mc.jsonl")).read_bytes()
 
 
 def test_bad_multiple_choice_files_are_config_errors(toy, tmp_path):
-    from sitv_dist.multiple_choice import mc_sets
+    from sitv_dist.mc_items import mc_sets
 
     def cfg(mc):
         task = {"name": "x", "train": "", "eval": str(toy["task"]), "multiple_choice": mc}

@@ -1,4 +1,5 @@
-"""Native multiple-choice scoring at a point, from the same machinery as the losses.
+"""Native multiple-choice scoring at a point, from the same machinery as the losses (the
+machinery of the `native_mc` score: tokenizing the items once, log-likelihoods, acc/acc_norm).
 
 Each choice is scored by its log-likelihood given the context, exactly as
 lm-evaluation-harness scores `multiple_choice` tasks with a causal `HFLM` (checked against
@@ -28,7 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..multiple_choice import Item
+from ...mc_items import Item
 
 
 @dataclass
@@ -66,6 +67,15 @@ class MCSet:
     row_of: list[list[int]]              # per item: the row of each choice
     batches: list[MCBatch | SharedBatch]
     rows: int
+
+
+def model_window(model: torch.nn.Module) -> int:
+    """The longest input the model takes (lm-eval's resolve_max_length order), 2048 when unknown."""
+    for attr in ("n_positions", "max_position_embeddings", "n_ctx"):
+        value = getattr(model.config, attr, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return 2048
 
 
 def _encode(tokenizer, text: str, prefix: str) -> list[int]:

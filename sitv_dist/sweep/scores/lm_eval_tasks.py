@@ -1,17 +1,75 @@
-"""lm-evaluation-harness tasks at a point: the worker's resident model wrapped once in lm-eval's
-`HFLM` (so the point's parameters, written in place, are what lm-eval scores), and
-`simple_evaluate` run at each point with no cache of model answers (`use_cache=None`) and no
+"""lm-evaluation-harness tasks at a point (`eval.lm_eval`), at every point that evaluates all
+the plan's eval sets (line, grid, base and refinement points, not the squaring/compositional-
+only ones unless sweep.derived_sets is 'all'). The worker's resident model is wrapped once in
+lm-eval's `HFLM` (so the point's parameters, written in place, are what lm-eval scores), and
+`simple_evaluate` runs at each point with no cache of model answers (`use_cache=None`) and no
 request cache (`cache_requests=False`): nothing computed at one point is reused at another.
-Needs the `lm-eval` extra."""
+Needs the `lm-eval` extra (imported only when tasks are configured)."""
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import logging
 import os
 from contextlib import contextmanager
+from pathlib import Path
 
 import torch
 
-from ..config import ConfigError, LmEvalConfig
+from ...config import ConfigError, ExperimentConfig, LmEvalConfig
+from .base import Score
+
+
+class LmEvalTasks(Score):
+    name = "lm_eval"
+    report_section = "sitv_dist.results.accuracy_report:accuracy_section"
+
+    def __init__(self, runner: LmEvalRunner, eval_sets: list[str]):
+        self.runner, self.all_sets = runner, set(eval_sets)
+
+    @classmethod
+    def settings(cls, cfg: ExperimentConfig) -> dict:
+        """The tasks and how they run, lm-eval's version, and the task files by content."""
+        lm = cfg.eval.lm_eval
+        if not lm.tasks:
+            return {}
+        return {"lm_eval": {"tasks": list(lm.tasks), "include_path": lm.include_path, "limit": lm.limit,
+                            "num_fewshot": lm.num_fewshot, "seed": cfg.seed, "version": _version("lm-eval"),
+                            "include_files": _tree_hash(Path(lm.include_path).expanduser()) if lm.include_path else ""}}
+
+    @classmethod
+    def setup(cls, cfg, eval_sets, resident) -> LmEvalTasks | None:
+        if not cfg.eval.lm_eval.tasks:
+            return None
+        return cls(LmEvalRunner(resident.model, resident.tokenizer, cfg.eval.lm_eval, cfg.eval.batch_size, cfg.seed),
+                   eval_sets)
+
+    def evaluate(self, sets: list[str], record: dict) -> None:
+        """`lm_eval`: {task: {metric: value}}, at points with every eval set of the plan."""
+        if self.all_sets <= set(sets):
+            record["lm_eval"] = self.runner()
+
+    @classmethod
+    def reduce_point(cls, record: dict, out: dict) -> None:
+        if "lm_eval" in record:
+            out["lm_eval"] = record["lm_eval"]
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return ""
+
+
+def _tree_hash(root: Path) -> str:
+    """Hash of every file under a task directory (YAML, and data kept beside it): an edited task
+    makes old points stale. Data files elsewhere are not covered; keep them beside the YAML."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        h.update(f"{path.relative_to(root)}\0".encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
 
 
 class LmEvalRunner:
