@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .config import ConfigError, load_config, reference
 from .outdir import OutDir, OutDirError
-from .vectors.ops import registry as direction_ops
+from .vectors.ops import ops_registry as direction_ops
 
 
 def config_reference() -> str:

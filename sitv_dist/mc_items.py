@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import EMBEDDED_TASKS, ConfigError, ExperimentConfig, TaskConfig
-from .embedded.multiple_choice import mc_file
+from .embedded.mc_data import mc_file
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class Item:
 
 
 def embedded_mc_file(task: str) -> Path:
-    """The shipped multiple-choice set of a built-in task (written by sitv_dist.embedded.multiple_choice)."""
+    """The shipped multiple-choice set of a built-in task (written by sitv_dist.embedded.mc_data)."""
     return mc_file(task)
 
 

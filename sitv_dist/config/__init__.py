@@ -1,6 +1,6 @@
 """The experiment's configuration: dataclasses with a docstring under every field, one YAML
 format, `--set` overrides, and the validation of every section, run before any model loads
-(the direction ops check their own entries: `sitv_dist.vectors.ops.registry.check_config`).
+(the direction ops check their own entries: `sitv_dist.vectors.ops.ops_registry.check_config`).
 
 A leaf of the import graph: nothing here imports the rest of the project.
 

@@ -269,7 +269,7 @@ class ExperimentConfig:
             raise ConfigError(f"slurm.gpus_per_task: {self.slurm.gpus_per_task} GPU(s) for {ranks} rank(s) of "
                               f"sweep.devices_per_worker={n} each; ask for {n * ranks}")
         vectors = set(names) | set(self.sweep.task_vectors)
-        for name in self.sweep.derived_directions:      # their ops and sources: vectors.ops.registry.check_config
+        for name in self.sweep.derived_directions:      # their ops and sources: vectors.ops.ops_registry.check_config
             if name in names:
                 raise ConfigError(f"sweep.derived_directions.{name}: {name!r} is also a task name; choose another name")
         merged = merge_direction_names(self.sweep.merge_sweeps)

@@ -42,12 +42,12 @@ class MergeSweepConfig:
 
     def direction_names(self) -> list[str]:
         """One direction name per density, in density order (the specs are the op's:
-        `sitv_dist.vectors.ops.registry.merge_sweep_specs`)."""
+        `sitv_dist.vectors.ops.ops_registry.merge_sweep_specs`)."""
         return [f"{self.sweep_name()}_d{d:g}" for d in self.densities()]
 
     def validate(self, key: str) -> None:
         """The axes and sources' form; the op and its parameters are checked by the op registry
-        (`sitv_dist.vectors.ops.registry.check_merge_sweep`)."""
+        (`sitv_dist.vectors.ops.ops_registry.check_merge_sweep`)."""
         if not self.of:
             raise ConfigError(f"{key}.of: give the task vectors to merge, e.g. [sentiment_positive, sentiment_negative]")
         self.alpha.validate(f"{key}.alpha")

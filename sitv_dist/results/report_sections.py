@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..outdir import OutDir
-from ..sweep.scores.registry import SCORES
+from ..sweep.scores.scores_registry import SCORES
 from .markdown import fmt, percent, seconds, table
 from .report_config import configuration
 from .report_derivatives import derivatives_section
@@ -39,7 +39,7 @@ def section_function(path: str) -> Callable[[dict], list[str]]:
 
 
 def score_sections(an: dict) -> list[str]:
-    """The sections of the registered scores (sweep.scores.registry) in registry order, each
+    """The sections of the registered scores (sweep.scores.scores_registry) in registry order, each
     function once: the multiple-choice and lm-eval scores share '## Accuracy'."""
     paths = list(dict.fromkeys(cls.report_section for cls in SCORES.values() if cls.report_section))
     return [line for path in paths for line in section_function(path)(an)]

@@ -13,7 +13,7 @@ from ..outdir import OutDir
 from ..texts import eval_texts, load_texts
 from ..vectors import directions, lora, taskvector
 from ..vectors.derived import write_direction
-from ..vectors.ops.registry import check_config, derived_specs, merge_directions, sources
+from ..vectors.ops.ops_registry import check_config, derived_specs, merge_directions, sources
 
 
 def prepare_base(cfg: ExperimentConfig, out: OutDir | None = None) -> str:

@@ -16,7 +16,7 @@ from ..config import ConfigError, ExperimentConfig
 from ..texts import Text
 from ..vectors import directions as direction_files
 from .hashing import FileHashes
-from .scores.registry import score_settings
+from .scores.scores_registry import score_settings
 
 # Files of a model directory the losses depend on (weights, config, tokenizer); READMEs,
 # licences and training logs are not.

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..config import ConfigError, ExperimentConfig
 from ..outdir import OutDir
-from ..vectors.ops.registry import merge_sweep_specs
+from ..vectors.ops.ops_registry import merge_sweep_specs
 from .fingerprint import experiment_fingerprint, point_fingerprint
 
 DECIMALS = 10   # coefficients are rounded so that 2·0.35 and 0.7 are the same point

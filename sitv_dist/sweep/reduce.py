@@ -3,14 +3,14 @@
 Each sweep lists its unique points once, with index lists mapping every curve (line,
 squaring, compositional, grid) onto them, so no point is ever counted twice. A sweep with
 missing points is not written; the missing points are listed instead. What a point's scores
-contribute (losses, accuracy, lm-eval metrics) each score says (`sweep.scores.registry`)."""
+contribute (losses, accuracy, lm-eval metrics) each score says (`sweep.scores.scores_registry`)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from ..outdir import OutDir, OutDirError
 from .plan import Plan, PlannedPoint, Sweep, coef, load_plan
-from .scores.registry import reduce_point, reduce_set
+from .scores.scores_registry import reduce_point, reduce_set
 
 
 class MissingPoints(RuntimeError):

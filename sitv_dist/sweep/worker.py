@@ -20,7 +20,7 @@ from ..outdir import RUN_VARIABLE, OutDir
 from ..vectors import taskvector
 from .plan import Plan, PlannedPoint, load_plan
 from .resident import build_eval_sets, eval_sets_info, load_resident
-from .scores.registry import setup_scores
+from .scores.scores_registry import setup_scores
 
 
 class Worker:

@@ -6,7 +6,7 @@ peft merges, magnitude pruning, restrictions, breadcrumbs), in float32, and
 :func:`write_direction` stores the result as an ordinary task-vector file
 (``taskvector.save``) whose metadata says how it was made (``derived``: the spec as JSON;
 ``sources``: the files and their content hashes). The spec's form is checked by the same ops
-at config time (``ops.registry.check_config``), before any file is touched.
+at config time (``ops.ops_registry.check_config``), before any file is touched.
 """
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Callable, Mapping, Union
 
 from ..config.checks import ConfigError
 from . import taskvector
-from .ops.base import check_same
-from .ops.registry import check
+from .ops.direction_op import check_same
+from .ops.ops_registry import check
 
 if TYPE_CHECKING:
     import torch

@@ -18,7 +18,7 @@ from sitv_dist.stages import sweep as pipeline
 from sitv_dist.stages.report import reduce_and_report
 from sitv_dist.vectors import derived as D
 from sitv_dist.vectors import taskvector
-from sitv_dist.vectors.ops.registry import check_merge_sweep, describe, merge_sweep_specs, normalize
+from sitv_dist.vectors.ops.ops_registry import check_merge_sweep, describe, merge_sweep_specs, normalize
 
 
 def vectors(seed: int) -> dict[str, torch.Tensor]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from sitv_dist.config import ConfigError
-from sitv_dist.vectors.ops.registry import DENSITY_OPS, OPS, normalize, reference
+from sitv_dist.vectors.ops.ops_registry import DENSITY_OPS, OPS, normalize, reference
 
 # An entry as OUT/config.yaml held it before the registry: every key of every op.
 OLD_DUMP = {"negate": "", "sum": [], "difference": [], "random": "", "normalize": "global", "one_d": "", "seed": 0,

@@ -9,7 +9,7 @@ import torch
 
 from sitv_dist.vectors import derived as D
 from sitv_dist.vectors.ops import random_control as RC
-from sitv_dist.vectors.ops import registry
+from sitv_dist.vectors.ops import ops_registry as registry
 from sitv_dist.vectors.ops.negate import negate
 from sitv_dist.vectors import similarity as S
 from sitv_dist.vectors import taskvector

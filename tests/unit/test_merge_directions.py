@@ -8,7 +8,7 @@ import torch
 from peft.utils import merge_utils as MU
 
 from sitv_dist.config import ConfigError
-from sitv_dist.vectors.ops.registry import describe, normalize
+from sitv_dist.vectors.ops.ops_registry import describe, normalize
 from sitv_dist.vectors.restrict import group_pattern
 from sitv_dist.vectors import derived as D
 from sitv_dist.vectors import merge as M

@@ -8,7 +8,7 @@ import pytest
 
 from sitv_dist.config import ConfigError, ExperimentConfig, RangeConfig, SweepConfig, TaskConfig
 from sitv_dist.config.merge_sweep import MergeSweepConfig
-from sitv_dist.vectors.ops.registry import check_merge_sweep, merge_sweep_specs
+from sitv_dist.vectors.ops.ops_registry import check_merge_sweep, merge_sweep_specs
 from sitv_dist.io import write_json
 from sitv_dist.results.report import write_report
 from sitv_dist.sweep.evaluation import EvalSet, summarize

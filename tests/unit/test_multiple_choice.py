@@ -158,7 +158,7 @@ def test_embedded_sets_load_and_answers_vary():
 
 
 def test_embedded_sets_regenerate_byte_for_byte(tmp_path):
-    from sitv_dist.embedded.multiple_choice import write
+    from sitv_dist.embedded.mc_data import write
     from sitv_dist.mc_items import embedded_mc_file
     for path in write(tmp_path):
         assert path.read_bytes() == embedded_mc_file(path.name.removesuffix("_mc.jsonl")).read_bytes()

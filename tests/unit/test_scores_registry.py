@@ -8,8 +8,8 @@ from pathlib import Path
 import sitv_dist
 from sitv_dist.config import load_config
 from sitv_dist.results.report_sections import score_sections, section_function
-from sitv_dist.sweep.scores.base import Score
-from sitv_dist.sweep.scores.registry import SCORES, reduce_point, reduce_set, score_settings
+from sitv_dist.sweep.scores.score import Score
+from sitv_dist.sweep.scores.scores_registry import SCORES, reduce_point, reduce_set, score_settings
 
 
 def test_registry_lists_the_scores_in_their_fixed_order():

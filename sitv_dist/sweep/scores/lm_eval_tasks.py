@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from ...config import ConfigError, ExperimentConfig, LmEvalConfig
-from .base import Score
+from .score import Score
 
 
 class LmEvalTasks(Score):

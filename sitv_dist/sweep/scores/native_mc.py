@@ -7,7 +7,7 @@ from __future__ import annotations
 from ...config import ExperimentConfig
 from ...io import finite_or_none
 from ...mc_items import items_hash, mc_sets
-from .base import Score
+from .score import Score
 from .mc_scoring import MCSet, build_mc_set, choice_loglikelihoods, model_window, score
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 
 from ...config.checks import ConfigError
-from .base import DENSITY, WEIGHTS, DirectionOp, Key, check_density, check_same, check_weights, is_number
+from .direction_op import DENSITY, WEIGHTS, DirectionOp, Key, check_density, check_same, check_weights, is_number
 
 
 def breadcrumb_mask(t, gamma: float, density: float):

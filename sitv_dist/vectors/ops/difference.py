@@ -1,7 +1,7 @@
 """`difference`: T1 − T2 of two task vectors, in float32."""
 from __future__ import annotations
 
-from .base import DirectionOp, check_same
+from .direction_op import DirectionOp, check_same
 
 
 def subtract(a, b, labels=("first", "second")):

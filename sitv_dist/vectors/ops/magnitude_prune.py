@@ -2,7 +2,7 @@
 (peft's `prune(..., "magnitude")`)."""
 from __future__ import annotations
 
-from .base import DENSITY, DirectionOp, check_density
+from .direction_op import DENSITY, DirectionOp, check_density
 
 
 class MagnitudePrune(DirectionOp):

@@ -1,7 +1,7 @@
 """`negate`: −T, the task vector pointing the other way (exact)."""
 from __future__ import annotations
 
-from .base import DirectionOp
+from .direction_op import DirectionOp
 
 
 def negate(vector):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from .base import DENSITY, SEED, WEIGHTS, DirectionOp, check_density, check_seed, check_weights
+from .direction_op import DENSITY, SEED, WEIGHTS, DirectionOp, check_density, check_seed, check_weights
 
 
 class PeftMerge(DirectionOp):

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from ...config.checks import ConfigError
-from .base import SEED, DirectionOp, Key, check_seed
+from .direction_op import SEED, DirectionOp, Key, check_seed
 
 if TYPE_CHECKING:
     import torch

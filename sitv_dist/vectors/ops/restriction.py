@@ -6,7 +6,7 @@ import re
 
 from ...config.checks import ConfigError
 from ..restrict import group_pattern, restrict
-from .base import DirectionOp, Key
+from .direction_op import DirectionOp, Key
 
 
 def groups_of(spec) -> list[str]:

@@ -1,7 +1,7 @@
 """`sum`: T1 + T2 + … (task addition), in float32, summed in the given order."""
 from __future__ import annotations
 
-from .base import DirectionOp, check_same
+from .direction_op import DirectionOp, check_same
 
 
 def add(vectors, labels=None):

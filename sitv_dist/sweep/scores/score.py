@@ -1,4 +1,4 @@
-"""The protocol every score of a sweep point implements; the scores are listed in `.registry`.
+"""The protocol every score of a sweep point implements; the scores are listed in `.scores_registry`.
 
 A score is one kind of number the sweep records at a point: the loss of each eval set, the
 native multiple-choice accuracy, lm-eval metrics. Its hooks run at different times, in

@@ -8,9 +8,9 @@ the results. Add new scores at the end, so files of existing runs keep their byt
 from __future__ import annotations
 
 from ...config import ExperimentConfig
-from .base import Score
+from .score import Score
 from .lm_eval_tasks import LmEvalTasks
-from .loss import Loss
+from .nll import Loss
 from .native_mc import NativeMultipleChoice
 
 SCORES: dict[str, type[Score]] = {cls.name: cls for cls in (

@@ -8,7 +8,7 @@ import math
 from ...config import ExperimentConfig
 from ...io import finite_or_none
 from ..evaluation import per_text_nll, summarize, usable_chunk
-from .base import Score
+from .score import Score
 
 
 class Loss(Score):

@@ -5,7 +5,7 @@ mapping with exactly one op key, whose value names the task vectors it reads, pl
 option keys. An op declares the option keys with their defaults and a docstring each (the
 config reference and the unknown-key errors are made from them), how its sources are given,
 its own checks, the normalised spec recorded in the direction's metadata, a one-line
-description, and how it builds the tensors. The registry (`registry.py`) holds one instance
+description, and how it builds the tensors. The registry (`ops_registry.py`) holds one instance
 of each; nothing else dispatches on op names (like mergekit's merge methods).
 """
 from __future__ import annotations

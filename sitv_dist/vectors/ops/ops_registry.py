@@ -13,7 +13,7 @@ from ...config.checks import ConfigError
 from . import breadcrumbs, dare_linear, dare_ties, difference, magnitude_prune, negate, random_control, restriction
 from . import sum as sum_op
 from . import ties
-from .base import SOURCES, DirectionOp
+from .direction_op import SOURCES, DirectionOp
 
 if TYPE_CHECKING:
     from ...config import ExperimentConfig

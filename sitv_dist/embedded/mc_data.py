@@ -12,7 +12,7 @@ embedded eval texts (never the training texts), and the generator that writes th
 Choices carry their own leading space (lm-eval's `target_delimiter: ""`). The generator is
 seeded and rewrites byte-identical files::
 
-    python -m sitv_dist.embedded.multiple_choice [OUT_DIR]
+    python -m sitv_dist.embedded.mc_data [OUT_DIR]
 """
 from __future__ import annotations
 
