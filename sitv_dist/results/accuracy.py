@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..outdir import OutDir
-from .analysis import to_jsonable
+from .analysis.landscape import to_jsonable
 from .uncertainty import percentile_interval
 
 METRICS = ("acc", "acc_norm")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .analysis import as_array
+from ..sweep.crossings import as_array
 from .figures import plt, save
 from .markdown import fmt, interval, table
 

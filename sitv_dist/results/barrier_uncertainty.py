@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..outdir import OutDir
-from .barrier import barrier_values, line_samples
+from .analysis.barrier import barrier_values, line_samples
 from .bootstrap_run import PointFiles, Unavailable, _check_agrees, _set_seed
 from .uncertainty import observed_losses, percentile_interval, replicate_losses, resample_counts
 

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..outdir import OutDir
-from .analysis import general_loss, task_loss, to_jsonable
+from .analysis.landscape import general_loss, task_loss, to_jsonable
 from .uncertainty import (DEFAULT_LEVEL, DEFAULT_REPLICATES, curve_uncertainty, observed_losses, replicate_losses,
                           resample_counts)
 

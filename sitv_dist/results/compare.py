@@ -21,7 +21,7 @@ from ..io import atomic_write_text
 from ..outdir import OutDir
 from ..vectors.similarity import cosine_from_gram, gram_matrix, signature
 from . import bootstrap_run, uncertainty
-from .analysis import analyse, to_jsonable
+from .analysis.landscape import analyse, to_jsonable
 from .compare_plots import plot_cosine, plot_general, plot_task
 from .compare_render import render
 from .compare_rows import grid_row, line_row, task_vector_path

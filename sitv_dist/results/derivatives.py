@@ -13,7 +13,7 @@ import numpy as np
 from ..outdir import OutDir
 from ..sweep.derivative_jobs import SCHEMA, jobs
 from ..sweep.plan import Plan
-from .analysis import to_jsonable
+from .analysis.landscape import to_jsonable
 from .bootstrap_run import _set_seed
 from .uncertainty import percentile_interval, resample_counts
 

@@ -13,7 +13,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .analysis import as_array, category_loss  # noqa: E402
+from ..sweep.crossings import as_array  # noqa: E402
+from .analysis.landscape import category_loss  # noqa: E402
 from .figures import save  # noqa: E402
 from .grid_plots import plot_plane_slices, plot_slices, plot_surface  # noqa: E402
 

@@ -13,13 +13,13 @@ from ..io import atomic_write_text
 from ..outdir import OutDir
 from .accuracy import accuracy_analysis, accuracy_uncertainty
 from .accuracy_report import plot_accuracy
-from .analysis import analyse, to_jsonable
+from .analysis.landscape import analyse, to_jsonable
 from .barrier_uncertainty import add_barrier_intervals
 from .findings import line_findings
 from .bootstrap_run import run_uncertainty
 from .derivatives import add_derivatives
 from .merge_plots import plot_merge
-from .merge_sweeps import analyse_merges
+from .analysis.merge_sweeps import analyse_merges
 from .plots import plot_sweep
 from .report_sections import NO_CROSSING, render_report
 from .run_config import RunConfig

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .barrier import each
+from .analysis.barrier import each
 from .markdown import fmt, interval, table
 
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from test_uncertainty import build_run
 
-from sitv_dist.results.analysis import analyse
-from sitv_dist.results.barrier import barrier, barrier_values
+from sitv_dist.results.analysis.landscape import analyse
+from sitv_dist.results.analysis.barrier import barrier, barrier_values
 from sitv_dist.results.report import write_report
 
 

@@ -10,7 +10,8 @@ import pytest
 
 from sitv_dist.results import bootstrap_run as S
 from sitv_dist.results import uncertainty as U
-from sitv_dist.results.analysis import analyse, find_crossings
+from sitv_dist.results.analysis.landscape import analyse
+from sitv_dist.sweep.crossings import find_crossings
 from sitv_dist.config import ExperimentConfig, RangeConfig, SweepConfig, TaskConfig
 from sitv_dist.sweep.evaluation import EvalSet, summarize
 from sitv_dist.io import write_json

@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..sweep.crossings import as_array, find_crossings, finite
+from ...sweep.crossings import as_array, find_crossings, finite
 from .barrier import line_barriers
 
 SQUARING_NOTE = (

@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from .analysis import as_array, general_loss, task_loss, to_jsonable
+from ...sweep.crossings import as_array
+from .landscape import general_loss, task_loss, to_jsonable
 from .barrier import line_barriers
 
 
