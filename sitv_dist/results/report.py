@@ -14,10 +14,9 @@ from ..outdir import OutDir
 from .accuracy import accuracy_analysis, accuracy_uncertainty
 from .accuracy_report import plot_accuracy
 from .analysis.landscape import analyse, to_jsonable
-from .barrier_uncertainty import add_barrier_intervals
 from .findings import line_findings
-from .bootstrap_run import run_uncertainty
-from .derivatives import add_derivatives
+from .uncertainty.run_bootstrap import add_barrier_intervals, run_uncertainty
+from .uncertainty.derivative_intervals import add_derivatives
 from .merge_plots import plot_merge
 from .analysis.merge_sweeps import analyse_merges
 from .plots import plot_sweep

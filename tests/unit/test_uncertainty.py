@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sitv_dist.results import bootstrap_run as S
-from sitv_dist.results import uncertainty as U
+from sitv_dist.results.uncertainty import bootstrap as U
+from sitv_dist.results.uncertainty import run_bootstrap as S
 from sitv_dist.results.analysis.landscape import analyse
 from sitv_dist.sweep.crossings import find_crossings
 from sitv_dist.config import ExperimentConfig, RangeConfig, SweepConfig, TaskConfig

@@ -51,8 +51,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..sweep.crossings import as_array, find_crossings
-from .analysis.landscape import find_minimum, to_jsonable
+from ...sweep.crossings import as_array, find_crossings
+from ..analysis.landscape import find_minimum, to_jsonable
 from .verdicts import returns_to_base
 
 DEFAULT_REPLICATES = 1000

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-from .markdown import fmt
+from ..markdown import fmt
 
 
 def _pct(level: float) -> str:

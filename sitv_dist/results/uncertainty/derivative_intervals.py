@@ -10,12 +10,12 @@ from typing import Any
 
 import numpy as np
 
-from ..outdir import OutDir
-from ..sweep.derivative_jobs import SCHEMA, jobs
-from ..sweep.plan import Plan
-from .analysis.landscape import to_jsonable
-from .bootstrap_run import _set_seed
-from .uncertainty import percentile_interval, resample_counts
+from ...outdir import OutDir
+from ...sweep.derivative_jobs import SCHEMA, jobs
+from ...sweep.plan import Plan
+from ..analysis.landscape import to_jsonable
+from .run_bootstrap import _set_seed
+from .bootstrap import percentile_interval, resample_counts
 
 
 def set_derivatives(per_text: dict[str, np.ndarray], tokens: np.ndarray) -> dict[str, np.ndarray]:
