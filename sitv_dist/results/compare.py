@@ -21,7 +21,7 @@ from ..io import atomic_write_text
 from ..outdir import OutDir
 from ..vectors.similarity import cosine_from_gram, gram_matrix, signature
 from .analysis.landscape import analyse, to_jsonable
-from .compare_plots import plot_cosine, plot_general, plot_task
+from .plots.compare_plots import plot_cosine, plot_general, plot_task
 from .compare_render import render
 from .compare_rows import grid_row, line_row, task_vector_path
 from .run_config import RunConfig

@@ -17,9 +17,9 @@ from .analysis.landscape import analyse, to_jsonable
 from .findings import line_findings
 from .uncertainty.run_bootstrap import add_barrier_intervals, run_uncertainty
 from .uncertainty.derivative_intervals import add_derivatives
-from .merge_plots import plot_merge
+from .plots.merge_plots import plot_merge
 from .analysis.merge_sweeps import analyse_merges
-from .plots import plot_sweep
+from .plots.run_plots import plot_sweep
 from .report_sections import NO_CROSSING, render_report
 from .run_config import RunConfig
 
