@@ -11,10 +11,8 @@ from pathlib import Path
 from ..outdir import OutDir
 from .accuracy_report import accuracy_section
 from .markdown import fmt, percent, seconds, table
-from .report_config import configuration
-from .report_derivatives import derivatives_section
-from .report_lines import appendix_values, figure, line_sections, summary
-from .report_merge import barrier_section, merge_section
+from .report.line_sections import appendix_values, figure, line_sections, summary
+from .report.other_sections import barrier_section, configuration, derivatives_section, merge_section
 
 NO_CROSSING = "no sign change of L(α) − L(0) in the sampled range"
 _LAYOUT = OutDir(".")                       # file names, as OutDir lays OUT out

@@ -9,7 +9,7 @@ import pytest
 from sitv_dist.config import ConfigError, ExperimentConfig, RangeConfig, SweepConfig, TaskConfig
 from sitv_dist.config.merge import MergeSweepConfig
 from sitv_dist.io import write_json
-from sitv_dist.results.report import write_report
+from sitv_dist.results.report.run_report import write_report
 from sitv_dist.sweep.evaluation import EvalSet, summarize
 from sitv_dist.sweep.plan import make_plan
 

@@ -321,7 +321,7 @@ def test_sweep_uncertainty_unavailable_cases(tmp_path):
 
 
 def test_report_lines_carry_intervals_when_points_exist(tmp_path):
-    from sitv_dist.results.report import write_report
+    from sitv_dist.results.report.run_report import write_report
     out = build_run(tmp_path / "run")
     an = write_report(out, bootstrap=200)
     md = (out / "report.md").read_text()

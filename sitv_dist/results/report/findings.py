@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .markdown import delta, fmt
+from ..markdown import delta, fmt
 
 
 def _excursion(samples: dict, base: float, lo: float, hi: float) -> float | None:
