@@ -155,7 +155,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     if not 0 < args.level < 1 or args.bootstrap < 0:
         raise ConfigError(f"--level must be in (0, 1) and --bootstrap >= 0, got {args.level}, {args.bootstrap}")
-    from .results.compare import compare
+    from .results.compare.comparison import compare
     try:
         compare([Path(d) for d in args.out_dirs], Path(args.out), args.bootstrap, args.level, args.seed)
     except FileNotFoundError as exc:

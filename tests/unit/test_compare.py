@@ -10,7 +10,7 @@ import yaml
 
 from sitv_dist.vectors import taskvector
 from sitv_dist.results.analysis.landscape import analyse, line_samples
-from sitv_dist.results.compare import compare
+from sitv_dist.results.compare.comparison import compare
 from sitv_dist.results.report.run_report import write_report
 from test_uncertainty import ROOT, build_run, quad
 

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from ...sweep.crossings import as_array
-from .landscape import general_loss, task_loss, to_jsonable
 from .barrier import line_barriers
+from .landscape import general_loss, task_loss, to_jsonable
 
 
 def merge_groups(results: dict[str, dict]) -> dict[str, list[dict]]:

@@ -14,8 +14,8 @@ from ...outdir import OutDir
 from ...sweep.derivative_jobs import SCHEMA, jobs
 from ...sweep.plan import Plan
 from ..analysis.landscape import to_jsonable
-from .run_bootstrap import _set_seed
 from .bootstrap import percentile_interval, resample_counts
+from .run_bootstrap import _set_seed
 
 
 def set_derivatives(per_text: dict[str, np.ndarray], tokens: np.ndarray) -> dict[str, np.ndarray]:

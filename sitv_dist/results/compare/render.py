@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .compare_rows import ANALYSIS_FILE, MATCHES_ANALYSIS, NO_ANALYSIS
-from .markdown import fmt, interval, percent, table
+from ..markdown import fmt, interval, percent, table
+from .rows import ANALYSIS_FILE, MATCHES_ANALYSIS, NO_ANALYSIS
 
 CURVES = (("crossings", "L(α)"), ("squaring", "L(2α)"), ("compositional", "L(α+α²)"))   # row key, curve
 

@@ -2,12 +2,12 @@
 
 Reads each run through :class:`sitv_dist.outdir.OutDir` (its reduced sweeps, its resolved
 config, its task vectors) and, where the per-point files are on disk, bootstraps the line
-sweeps (:mod:`.bootstrap_run`). Writes ``DEST/compare.json``, ``DEST/compare.md`` and the
-figures (:mod:`.compare_plots`) in DEST's plots folder.
+sweeps (:mod:`..uncertainty.run_bootstrap`). Writes ``DEST/compare.json``, ``DEST/compare.md`` and the
+figures (:mod:`..plots.compare_plots`) in DEST's plots folder.
 
-Every number comes from :func:`.analysis.analyse` on the run's own results, the same
+Every number comes from :func:`..analysis.landscape.analyse` on the run's own results, the same
 function that wrote the run's analysis (which is cross-checked when present,
-:mod:`.compare_rows`), and is printed in one format (:mod:`.compare_render`).
+:mod:`.rows`), and is printed in one format (:mod:`.render`).
 """
 from __future__ import annotations
 
@@ -17,16 +17,16 @@ from typing import Sequence
 
 import numpy as np
 
-from ..io import atomic_write_text
-from ..outdir import OutDir
-from ..vectors.similarity import cosine_from_gram, gram_matrix, signature
-from .analysis.landscape import analyse, to_jsonable
-from .plots.compare_plots import plot_cosine, plot_general, plot_task
-from .compare_render import render
-from .compare_rows import grid_row, line_row, task_vector_path
-from .run_config import RunConfig
-from .uncertainty.bootstrap import DEFAULT_LEVEL, DEFAULT_REPLICATES
-from .uncertainty.run_bootstrap import PointFiles, sweep_uncertainty
+from ...io import atomic_write_text
+from ...outdir import OutDir
+from ...vectors.similarity import cosine_from_gram, gram_matrix, signature
+from ..analysis.landscape import analyse, to_jsonable
+from ..plots.compare_plots import plot_cosine, plot_general, plot_task
+from ..run_config import RunConfig
+from ..uncertainty.bootstrap import DEFAULT_LEVEL, DEFAULT_REPLICATES
+from ..uncertainty.run_bootstrap import PointFiles, sweep_uncertainty
+from .render import render
+from .rows import grid_row, line_row, task_vector_path
 
 SCHEMA = "sitv-dist/compare/1"
 FIGURES = OutDir(".").plots_dir.name            # the folder name, as OutDir lays OUT out
