@@ -1,5 +1,5 @@
-"""compare.md: the comparison document (:func:`.compare.compare`'s dict) as Markdown, every
-number through :func:`.markdown.fmt`. The wording says what was measured and with what
+"""compare.md: the comparison document (:func:`.comparison.compare`'s dict) as Markdown, every
+number through :func:`..markdown.fmt`. The wording says what was measured and with what
 uncertainty; it does not interpret the curves."""
 from __future__ import annotations
 

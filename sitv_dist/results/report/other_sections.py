@@ -72,7 +72,7 @@ def _raw_rows(cfg: Any) -> list[list[Any]]:
 
 
 def configuration(run: dict) -> list[str]:
-    """The section's lines; ``run`` as :func:`.report.load_run` returns it."""
+    """The section's lines; ``run`` as :func:`.run_report.load_run` returns it."""
     lines = ["## Configuration", ""]
     text = run["config_text"]
     if text is None:
