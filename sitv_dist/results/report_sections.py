@@ -1,6 +1,6 @@
 """The Markdown sections of the run report, in a fixed order (:func:`render_report`).
 
-Every number printed comes from the analysis dict (:func:`.report.build_analysis`) and goes
+Every number printed comes from the analysis dict (:func:`.report.run_report.build_analysis`) and goes
 through :func:`.markdown.fmt`, so the report's base loss is the L(0) entry itself. The
 wording says what was measured and claims nothing more.
 """
