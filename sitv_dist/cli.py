@@ -151,7 +151,7 @@ def cmd_reduce(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     if args.bootstrap < 0:
         raise ConfigError(f"--bootstrap: must be >= 0 (0: no intervals), got {args.bootstrap}")
-    from .results.report import write_report
+    from .results.report.run_report import write_report
     _existing(args.out_dir)
     write_report(Path(args.out_dir), bootstrap=args.bootstrap)
     print(f"wrote {OutDir(args.out_dir).report}")
@@ -168,7 +168,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     if not 0 < args.level < 1 or args.bootstrap < 0:
         raise ConfigError(f"--level must be in (0, 1) and --bootstrap >= 0, got {args.level}, {args.bootstrap}")
-    from .results.compare import compare
+    from .results.compare.comparison import compare
     try:
         compare([Path(d) for d in args.out_dirs], Path(args.out), args.bootstrap, args.level, args.seed)
     except FileNotFoundError as exc:

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 
 from ..outdir import OutDir
-from .analysis import to_jsonable
-from .uncertainty import percentile_interval
+from .analysis.landscape import to_jsonable
+from .uncertainty.bootstrap import percentile_interval
 
 METRICS = ("acc", "acc_norm")
 LOWER_IS_BETTER = ("perplexity", "word_perplexity", "byte_perplexity", "bits_per_byte")   # lm-eval's metrics

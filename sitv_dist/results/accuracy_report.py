@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .analysis import as_array
-from .figures import plt, save
+from ..sweep.crossings import as_array
+from .plots.run_plots import plt, save
 from .markdown import fmt, interval, table
 
 

@@ -1,6 +1,6 @@
 """The Markdown sections of the run report, in a fixed order (:func:`render_report`).
 
-Every number printed comes from the analysis dict (:func:`.report.build_analysis`) and goes
+Every number printed comes from the analysis dict (:func:`.report.run_report.build_analysis`) and goes
 through :func:`.markdown.fmt`, so the report's base loss is the L(0) entry itself. The
 wording says what was measured and claims nothing more.
 """
@@ -13,10 +13,8 @@ from typing import Callable
 from ..outdir import OutDir
 from ..sweep.scores.scores_registry import SCORES
 from .markdown import fmt, percent, seconds, table
-from .report_config import configuration
-from .report_derivatives import derivatives_section
-from .report_lines import appendix_values, figure, line_sections, summary
-from .report_merge import barrier_section, merge_section
+from .report.line_sections import appendix_values, figure, line_sections, summary
+from .report.other_sections import barrier_section, configuration, derivatives_section, merge_section
 
 NO_CROSSING = "no sign change of L(α) − L(0) in the sampled range"
 _LAYOUT = OutDir(".")                       # file names, as OutDir lays OUT out

@@ -3,7 +3,7 @@ write the report (each timed in OUT/timings.json)."""
 from __future__ import annotations
 
 from ..outdir import OutDir
-from ..results.report import write_report
+from ..results.report.run_report import write_report
 from ..sweep.reduce import reduce
 
 

@@ -8,7 +8,7 @@ NLL ``L(a) = Σ_t nll_t(a) / Σ_t tokens_t``. This module gives, at ``a = 0``, e
 
 so the set's slope and curvature are ``Σ_t grad_t / Σ_t tokens_t`` (likewise for the Hessian)
 and a bootstrap over texts resamples them exactly as it resamples losses (both in
-:mod:`sitv_dist.results.derivatives`).
+:mod:`sitv_dist.results.uncertainty.derivative_intervals`).
 
 How: ``torch.func.jvp`` nested twice (forward-over-forward) of the per-text NLL sums as a
 function of the k coefficients ``a`` (``torch.func.functional_call`` with θ(a) built from the

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..outdir import OutDir
-from ..results.analysis import find_crossings
+from .crossings import find_crossings
 from .plan import Plan, coef, point_id
 
 GOLDEN = 0.381966011250105

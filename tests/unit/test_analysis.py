@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from sitv_dist.results.analysis import (analyse, analyse_grid, analyse_line, find_crossings,
-                                find_minimum)
+from sitv_dist.results.analysis.landscape import analyse, analyse_grid, analyse_line, find_minimum
+from sitv_dist.sweep.crossings import find_crossings
 
 H = 0.1
 X = np.arange(-10, 16) / 10.0  # -1.0 ... 1.5 in steps of 0.1, containing 0.0 exactly

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from test_uncertainty import build_run
 
-from sitv_dist.results.analysis import analyse
-from sitv_dist.results.barrier import barrier, barrier_values
-from sitv_dist.results.report import write_report
+from sitv_dist.results.analysis.landscape import analyse
+from sitv_dist.results.analysis.barrier import barrier, barrier_values
+from sitv_dist.results.report.run_report import write_report
 
 
 def bump(a: float) -> float:

@@ -9,9 +9,9 @@ import torch
 import yaml
 
 from sitv_dist.vectors import taskvector
-from sitv_dist.results.analysis import analyse, line_samples
-from sitv_dist.results.compare import compare
-from sitv_dist.results.report import write_report
+from sitv_dist.results.analysis.landscape import analyse, line_samples
+from sitv_dist.results.compare.comparison import compare
+from sitv_dist.results.report.run_report import write_report
 from test_uncertainty import ROOT, build_run, quad
 
 
@@ -150,7 +150,7 @@ def test_bootstrap_intervals_where_points_exist(runs):
     assert c["bootstrap"]["available"] is False
     assert "no intervals" in md and c["crossings"] == []
     # the bootstrap on its own agrees with what compare reports
-    from sitv_dist.results.bootstrap_run import sweep_uncertainty
+    from sitv_dist.results.uncertainty.run_bootstrap import sweep_uncertainty
     res = json.loads((runs["dirs"]["A"] / "results" / "line_sent.json").read_text())
     u = sweep_uncertainty(runs["dirs"]["A"], res, replicates=300, seed=1)
     assert u["general"]["line"]["crossings"][0]["ci"] == sent["ci"]

@@ -13,7 +13,7 @@ from conftest import SENTENCES, make_config
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from sitv_dist.models.loss import token_nll
-from sitv_dist.results.derivatives import quadratic, replicate_derivatives, set_derivatives
+from sitv_dist.results.uncertainty.derivative_intervals import quadratic, replicate_derivatives, set_derivatives
 from sitv_dist.sweep.apply import PointWriter
 from sitv_dist.sweep.forward_ad import per_text_derivatives
 from sitv_dist.sweep.evaluation import build_eval_set, per_text_nll
@@ -207,7 +207,7 @@ def test_fingerprint_follows_the_direction_and_sets():
 
 
 def test_grid_quadratic_minimum():
-    from sitv_dist.results.derivatives import stationary_min
+    from sitv_dist.results.uncertainty.derivative_intervals import stationary_min
     assert np.allclose(stationary_min({"gradient": [1.0, -2.0], "hessian": [[2.0, 0.5], [0.5, 1.0]]}),
                        np.linalg.solve([[2.0, 0.5], [0.5, 1.0]], [-1.0, 2.0]))
     assert stationary_min({"gradient": [1.0, -2.0], "hessian": [[2.0, 3.0], [3.0, 1.0]]}) is None   # a saddle
@@ -217,7 +217,7 @@ def test_analysis_leaves_out_stale_entries(tmp_path):
     """Derivatives computed for other inputs than the current plan's are not reported."""
     from sitv_dist.io import write_json
     from sitv_dist.outdir import OutDir
-    from sitv_dist.results.derivatives import add_derivatives
+    from sitv_dist.results.uncertainty.derivative_intervals import add_derivatives
     from sitv_dist.sweep.derivative_jobs import SCHEMA, jobs
     from sitv_dist.sweep.plan import Plan, Sweep
     inputs = {"model": {"files": {"m": "x"}}, "settings": {}, "directions": {"a": "1"}, "sets": {"general": "g"}}

@@ -8,8 +8,8 @@ import re
 
 import numpy as np
 
-from sitv_dist.results.analysis import line_samples
-from sitv_dist.results.report import write_report
+from sitv_dist.results.analysis.landscape import line_samples
+from sitv_dist.results.report.run_report import write_report
 
 from test_uncertainty import ROOT, build_run
 

@@ -10,7 +10,7 @@ from sitv_dist.config import ConfigError, ExperimentConfig, RangeConfig, SweepCo
 from sitv_dist.config.merge_sweep import MergeSweepConfig
 from sitv_dist.vectors.ops.ops_registry import check_merge_sweep, merge_sweep_specs
 from sitv_dist.io import write_json
-from sitv_dist.results.report import write_report
+from sitv_dist.results.report.run_report import write_report
 from sitv_dist.sweep.evaluation import EvalSet, summarize
 from sitv_dist.sweep.plan import make_plan
 

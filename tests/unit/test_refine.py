@@ -6,7 +6,7 @@ import numpy as np
 
 from conftest import make_config
 from sitv_dist.stages import sweep as pipeline
-from sitv_dist.results.analysis import find_crossings
+from sitv_dist.sweep.crossings import find_crossings
 from sitv_dist.config import load_config
 from sitv_dist.sweep.plan import coef
 from sitv_dist.sweep.refine import crossing_proposals, minimum_proposals
@@ -72,7 +72,7 @@ def test_refinement_rounds_on_the_toy_model(toy, tmp_path):
 
 
 def test_findings_come_from_all_points_on_the_line_refinement_included(toy, tmp_path):
-    from sitv_dist.results.analysis import analyse
+    from sitv_dist.results.analysis.landscape import analyse
     from sitv_dist.sweep.reduce import reduce
     out = tmp_path / "summary"
     cfg = load_config(make_config(toy, tmp_path, out, alpha={"start": -3.0, "stop": 3.0, "num": 7}))

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from sitv_dist.config import EvalConfig, ExperimentConfig, FinetuneConfig, dump
-from sitv_dist.results.report import write_report
+from sitv_dist.results.report.run_report import write_report
 
 ALPHA = [k / 10 for k in range(-5, 16)]  # -0.5 ... 1.5, contains 0 and shares 2α points
 AXIS = [k / 2 for k in range(-4, 5)]

@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sitv_dist.results import bootstrap_run as S
-from sitv_dist.results import uncertainty as U
-from sitv_dist.results.analysis import analyse, find_crossings
+from sitv_dist.results.uncertainty import bootstrap as U
+from sitv_dist.results.uncertainty import run_bootstrap as S
+from sitv_dist.results.analysis.landscape import analyse
+from sitv_dist.sweep.crossings import find_crossings
 from sitv_dist.config import ExperimentConfig, RangeConfig, SweepConfig, TaskConfig
 from sitv_dist.sweep.evaluation import EvalSet, summarize
 from sitv_dist.io import write_json
@@ -320,7 +321,7 @@ def test_sweep_uncertainty_unavailable_cases(tmp_path):
 
 
 def test_report_lines_carry_intervals_when_points_exist(tmp_path):
-    from sitv_dist.results.report import write_report
+    from sitv_dist.results.report.run_report import write_report
     out = build_run(tmp_path / "run")
     an = write_report(out, bootstrap=200)
     md = (out / "report.md").read_text()

@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from .analysis import as_array, general_loss, task_loss, to_jsonable
+from ...sweep.crossings import as_array
 from .barrier import line_barriers
+from .landscape import general_loss, task_loss, to_jsonable
 
 
 def merge_groups(results: dict[str, dict]) -> dict[str, list[dict]]:

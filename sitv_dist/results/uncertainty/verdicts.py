@@ -1,12 +1,12 @@
 """Verdicts on the crossings of a bootstrapped curve: for each sign change of L(α) − L(0), is
 it distinguishable from eval-set sampling noise? The plain statements the report and the
-comparison print come from here; the intervals they judge come from :mod:`.uncertainty`."""
+comparison print come from here; the intervals they judge come from :mod:`.bootstrap`."""
 from __future__ import annotations
 
 import math
 from typing import Sequence
 
-from .markdown import fmt
+from ..markdown import fmt
 
 
 def _pct(level: float) -> str:
@@ -29,7 +29,7 @@ def returns_to_base(x: Sequence[float], diff: list[dict], crossings: list[dict],
     """Whether the sign change of L(α) − L(0) at each crossing is distinguishable from noise.
 
     ``diff`` holds, per sampled α, ``{"alpha", "value", "ci", "excludes_zero"}``; each crossing
-    carries its bracket (``left``/``right``) and its ``window`` (from :func:`.uncertainty.crossing_intervals`).
+    carries its bracket (``left``/``right``) and its ``window`` (from :func:`.bootstrap.crossing_intervals`).
     For each crossing this reports its two neighbouring samples (does the interval of
     L(α) − L(0) exclude 0 there?) and, walking outwards from them inside the window, the
     nearest sample on each side whose interval excludes 0 (an *anchor*). The crossing is

@@ -1,7 +1,7 @@
 """Slope and curvature in the analysis: from the per-text values of OUT/derivatives.json (see
 :mod:`sitv_dist.stages.derivatives`) to each line sweep's ``derivatives`` entry, with paired
 bootstrap intervals over eval texts (the same seeded draws per eval set as the losses'
-bootstrap in :mod:`.bootstrap_run`), the quadratic's predicted minimum −g/h and return −2g/h,
+bootstrap in :mod:`.run_bootstrap`), the quadratic's predicted minimum −g/h and return −2g/h,
 the same numbers for the random controls, and each two-direction grid's gradient and 2×2
 Hessian block."""
 from __future__ import annotations
@@ -10,12 +10,12 @@ from typing import Any
 
 import numpy as np
 
-from ..outdir import OutDir
-from ..sweep.derivative_jobs import SCHEMA, jobs
-from ..sweep.plan import Plan
-from .analysis import to_jsonable
-from .bootstrap_run import _set_seed
-from .uncertainty import percentile_interval, resample_counts
+from ...outdir import OutDir
+from ...sweep.derivative_jobs import SCHEMA, jobs
+from ...sweep.plan import Plan
+from ..analysis.landscape import to_jsonable
+from .bootstrap import percentile_interval, resample_counts
+from .run_bootstrap import _set_seed
 
 
 def set_derivatives(per_text: dict[str, np.ndarray], tokens: np.ndarray) -> dict[str, np.ndarray]:
@@ -28,7 +28,7 @@ def set_derivatives(per_text: dict[str, np.ndarray], tokens: np.ndarray) -> dict
 def replicate_derivatives(per_text: dict[str, np.ndarray], tokens: np.ndarray,
                           counts: np.ndarray) -> dict[str, np.ndarray]:
     """Gradient [replicates × k] and Hessian [replicates × k × k] of the loss in every bootstrap
-    replicate (``counts``: how often each text is drawn, as ``results.uncertainty.resample_counts``)."""
+    replicate (``counts``: how often each text is drawn, as ``results.uncertainty.bootstrap.resample_counts``)."""
     w = counts.astype(float)
     denom = w @ np.asarray(tokens, dtype=float)
     k = per_text["grad"].shape[1]

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..outdir import OutDir
-from ..vectors.taskvector import read_metadata
-from .run_config import RunConfig
+from ...outdir import OutDir
+from ...vectors.taskvector import read_metadata
+from ..run_config import RunConfig
 
 ANALYSIS_FILE = OutDir(".").analysis.name   # the file name, as OutDir lays OUT out
 NO_ANALYSIS = f"no {ANALYSIS_FILE}"

@@ -10,7 +10,7 @@ with the α where it is reached (the smallest such α on ties). Every evaluated 
 counts (the α grid, 2α and α+α² points, refinement points: the results' ``index.all``), each
 loss only where its eval set was evaluated. A non-finite loss inside [0, 1] makes the barrier
 unknown (``value`` null, ``nonfinite`` > 0). The bootstrap interval over eval texts is added by
-:mod:`.barrier_uncertainty` (same draws at every point, so it is paired).
+:mod:`..uncertainty.run_bootstrap` (same draws at every point, so it is paired).
 
 Pure numpy on a results dict; no imports from the rest of the package (the analysis imports it).
 """

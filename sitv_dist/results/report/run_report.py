@@ -2,27 +2,27 @@
 
 This module loads the run (every file through :class:`sitv_dist.outdir.OutDir`), builds the
 analysis (:func:`build_analysis`) and writes the files (:func:`write_report`); the Markdown
-sections are in :mod:`.report_sections`, the configuration table in :mod:`.report_config`.
+sections are put together in :mod:`..report_sections` from :mod:`.line_sections` and
+:mod:`.other_sections` (the configuration table among them).
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from ..io import atomic_write_text
-from ..outdir import OutDir
-from .accuracy import accuracy_analysis, accuracy_uncertainty
-from .accuracy_report import plot_accuracy
-from .analysis import analyse, to_jsonable
-from .barrier_uncertainty import add_barrier_intervals
+from ...io import atomic_write_text
+from ...outdir import OutDir
+from ..accuracy import accuracy_analysis, accuracy_uncertainty
+from ..accuracy_report import plot_accuracy
+from ..analysis.landscape import analyse, to_jsonable
+from ..analysis.merge_sweeps import analyse_merges
+from ..plots.merge_plots import plot_merge
+from ..plots.run_plots import plot_sweep
+from ..report_sections import NO_CROSSING, render_report
+from ..run_config import RunConfig
+from ..uncertainty.derivative_intervals import add_derivatives
+from ..uncertainty.run_bootstrap import add_barrier_intervals, run_uncertainty
 from .findings import line_findings
-from .bootstrap_run import run_uncertainty
-from .derivatives import add_derivatives
-from .merge_plots import plot_merge
-from .merge_sweeps import analyse_merges
-from .plots import plot_sweep
-from .report_sections import NO_CROSSING, render_report
-from .run_config import RunConfig
 
 __all__ = ["NO_CROSSING", "build_analysis", "dedupe_summary", "history_summary", "load_run", "render_report",
            "timing_summary", "write_report"]

@@ -10,8 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .analysis import as_array  # noqa: E402
-from .figures import save  # noqa: E402
+from ...sweep.crossings import as_array  # noqa: E402
+from .run_plots import save  # noqa: E402
 
 
 def plot_curves(an: dict, path: Path) -> Path:

@@ -1,12 +1,12 @@
-"""compare.md: the comparison document (:func:`.compare.compare`'s dict) as Markdown, every
-number through :func:`.markdown.fmt`. The wording says what was measured and with what
+"""compare.md: the comparison document (:func:`.comparison.compare`'s dict) as Markdown, every
+number through :func:`..markdown.fmt`. The wording says what was measured and with what
 uncertainty; it does not interpret the curves."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from .compare_rows import ANALYSIS_FILE, MATCHES_ANALYSIS, NO_ANALYSIS
-from .markdown import fmt, interval, percent, table
+from ..markdown import fmt, interval, percent, table
+from .rows import ANALYSIS_FILE, MATCHES_ANALYSIS, NO_ANALYSIS
 
 CURVES = (("crossings", "L(α)"), ("squaring", "L(2α)"), ("compositional", "L(α+α²)"))   # row key, curve
 

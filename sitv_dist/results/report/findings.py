@@ -5,7 +5,7 @@ exists, and whether it is resolved, i.e. larger than the eval set's sampling noi
 
 - A crossing ends an excursion: its depth is the most extreme L(c) − L(0) sampled between the
   base and the crossing (or between the previous crossing and this one). It is resolved when
-  the sign change is measurable on both sides (:func:`.verdicts.returns_to_base`).
+  the sign change is measurable on both sides (:func:`..uncertainty.verdicts.returns_to_base`).
 - A minimum below L(0) (a dip) is resolved when the interval of its depth excludes 0; a local
   minimum above L(0) when it exists in at least `level` of the replicates.
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .markdown import delta, fmt
+from ..markdown import delta, fmt
 
 
 def _excursion(samples: dict, base: float, lo: float, hi: float) -> float | None:

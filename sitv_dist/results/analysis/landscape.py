@@ -6,11 +6,11 @@ The analysis states what was measured; it does not interpret it.
 """
 from __future__ import annotations
 
-import math
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
+from ...sweep.crossings import as_array, find_crossings, finite
 from .barrier import line_barriers
 
 SQUARING_NOTE = (
@@ -23,26 +23,9 @@ COMPOSITIONAL_NOTE = (
 )
 OPPOSITE_SENTIMENT = {"sentiment_positive": "sentiment_negative",
                       "sentiment_negative": "sentiment_positive"}
-_X_TOL = 1e-12
 
 
 # ----------------------------------------------------------------------------- helpers
-def _num(v: Any) -> float | None:
-    """A finite float, or None for missing/NaN/inf (the JSON convention of the layout)."""
-    if v is None:
-        return None
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
-def as_array(values: Iterable[Any]) -> np.ndarray:
-    """Float array with NaN for missing/non-finite entries, so numpy can mask them."""
-    return np.array([np.nan if _num(v) is None else float(v) for v in values], dtype=float)
-
-
 def to_jsonable(obj: Any) -> Any:
     """Recursively convert numpy scalars/arrays and non-finite floats to plain JSON values."""
     if isinstance(obj, dict):
@@ -56,24 +39,24 @@ def to_jsonable(obj: Any) -> Any:
     if isinstance(obj, (int, np.integer)):
         return int(obj)
     if isinstance(obj, (float, np.floating)):
-        return _num(obj)
+        return finite(obj)
     return obj
 
 
 def general_loss(point: dict) -> float | None:
     """General-set loss of one point (None where missing or non-finite)."""
-    return _num((point.get("general") or {}).get("loss"))
+    return finite((point.get("general") or {}).get("loss"))
 
 
 def task_loss(point: dict, task: str) -> float | None:
     """Loss of one task's eval set at a point; None where that set was not evaluated there."""
-    return _num(((point.get("tasks") or {}).get(task) or {}).get("loss"))
+    return finite(((point.get("tasks") or {}).get(task) or {}).get("loss"))
 
 
 def category_loss(point: dict, category: str) -> float | None:
     """Loss of one general-set category at a point."""
     cats = (point.get("general") or {}).get("categories") or {}
-    return _num((cats.get(category) or {}).get("loss"))
+    return finite((cats.get(category) or {}).get("loss"))
 
 
 def check_base_loss(results: dict) -> float:
@@ -85,89 +68,14 @@ def check_base_loss(results: dict) -> float:
     coeffs = points[bp].get("coefficients") or []
     if any(float(c) != 0.0 for c in coeffs):
         raise ValueError(f"base_point {bp} has non-zero coefficients {coeffs}")
-    declared, measured = _num(results.get("base_loss")), general_loss(points[bp])
+    declared, measured = finite(results.get("base_loss")), general_loss(points[bp])
     if declared is None or declared != measured:
         raise ValueError(f"base_loss {results.get('base_loss')!r} != general loss of the "
                          f"base point {measured!r}")
     return declared
 
 
-# ----------------------------------------------------------------------------- crossings
-def _split_segments(xs: np.ndarray, ys: np.ndarray, excl: Sequence[float]) -> list[list[int]]:
-    """Runs of usable neighbouring samples: NaNs, excluded x's, and gaps spanning one split."""
-    segments: list[list[int]] = []
-    current: list[int] = []
-    for i, (xv, yv) in enumerate(zip(xs, ys)):
-        if not np.isfinite(yv) or not np.isfinite(xv) or any(abs(xv - e) <= _X_TOL for e in excl):
-            if current:
-                segments.append(current)
-            current = []
-            continue
-        if current and any(xs[current[-1]] < e < xv for e in excl):
-            segments.append(current)
-            current = []
-        current.append(i)
-    if current:
-        segments.append(current)
-    return segments
-
-
-def _sign(v: float) -> int:
-    return 1 if v > 0 else (-1 if v < 0 else 0)
-
-
-def _segment_crossings(xs: np.ndarray, ys: np.ndarray, ref: float) -> list[dict]:
-    """Sign changes of ys − ref inside one unbroken segment; runs of exact hits count once."""
-    d = ys - ref
-    n, out, i = len(d), [], 0
-    while i < n:
-        if d[i] == 0.0:
-            j = i
-            while j + 1 < n and d[j + 1] == 0.0:
-                j += 1
-            lo, hi = (i - 1 if i > 0 else i), (j + 1 if j + 1 < n else j)
-            s_left = _sign(d[i - 1]) if i > 0 else 0
-            s_right = _sign(d[j + 1]) if j + 1 < n else 0
-            direction = "up" if s_right > s_left else ("down" if s_right < s_left else "touch")
-            out.append({"x": float(0.5 * (xs[i] + xs[j])), "left": [float(xs[lo]), float(ys[lo])],
-                        "right": [float(xs[hi]), float(ys[hi])], "direction": direction,
-                        "exact": True})
-            i = j + 1
-            continue
-        if i + 1 < n and d[i] * d[i + 1] < 0:
-            x = xs[i] + (xs[i + 1] - xs[i]) * d[i] / (d[i] - d[i + 1])
-            out.append({"x": float(x), "left": [float(xs[i]), float(ys[i])],
-                        "right": [float(xs[i + 1]), float(ys[i + 1])],
-                        "direction": "up" if d[i] < 0 else "down", "exact": False})
-        i += 1
-    return out
-
-
-def find_crossings(x: Sequence[float], y: Sequence[Any], ref: float,
-                   exclude_at: Sequence[float] = (0.0,)) -> list[dict]:
-    """Crossings of y − ref as sign changes between neighbouring samples, each counted once.
-
-    Located by linear interpolation. A sample exactly equal to ``ref`` (or a run of them) is one
-    crossing at that x (the run's midpoint), with the neighbouring samples as brackets; its
-    direction is "touch" when both sides have the same sign. Samples at ``exclude_at`` (the
-    base point, where y == ref by definition), NaN/None samples, and intervals that straddle an
-    excluded x split the curve: nothing is reported at or across them.
-    """
-    ref_f = _num(ref)
-    if ref_f is None:
-        return []
-    xs, ys = as_array(x), as_array(y)
-    if xs.shape != ys.shape:
-        raise ValueError(f"x and y differ in length: {xs.shape} vs {ys.shape}")
-    order = np.argsort(xs, kind="stable")
-    xs, ys = xs[order], ys[order]
-    excl = [float(e) for e in exclude_at]
-    out: list[dict] = []
-    for seg in _split_segments(xs, ys, excl):
-        out.extend(_segment_crossings(xs[seg], ys[seg], ref_f))
-    return out
-
-
+# ----------------------------------------------------------------------------- minima
 def find_minimum(x: Sequence[float], y: Sequence[Any]) -> dict:
     """Arg-min ignoring NaN; interior = not at either end of the finite samples' range."""
     xs, ys = as_array(x), as_array(y)

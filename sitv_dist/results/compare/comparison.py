@@ -2,12 +2,12 @@
 
 Reads each run through :class:`sitv_dist.outdir.OutDir` (its reduced sweeps, its resolved
 config, its task vectors) and, where the per-point files are on disk, bootstraps the line
-sweeps (:mod:`.bootstrap_run`). Writes ``DEST/compare.json``, ``DEST/compare.md`` and the
-figures (:mod:`.compare_plots`) in DEST's plots folder.
+sweeps (:mod:`..uncertainty.run_bootstrap`). Writes ``DEST/compare.json``, ``DEST/compare.md`` and the
+figures (:mod:`..plots.compare_plots`) in DEST's plots folder.
 
-Every number comes from :func:`.analysis.analyse` on the run's own results, the same
+Every number comes from :func:`..analysis.landscape.analyse` on the run's own results, the same
 function that wrote the run's analysis (which is cross-checked when present,
-:mod:`.compare_rows`), and is printed in one format (:mod:`.compare_render`).
+:mod:`.rows`), and is printed in one format (:mod:`.render`).
 """
 from __future__ import annotations
 
@@ -17,15 +17,16 @@ from typing import Sequence
 
 import numpy as np
 
-from ..io import atomic_write_text
-from ..outdir import OutDir
-from ..vectors.similarity import cosine_from_gram, gram_matrix, signature
-from . import bootstrap_run, uncertainty
-from .analysis import analyse, to_jsonable
-from .compare_plots import plot_cosine, plot_general, plot_task
-from .compare_render import render
-from .compare_rows import grid_row, line_row, task_vector_path
-from .run_config import RunConfig
+from ...io import atomic_write_text
+from ...outdir import OutDir
+from ...vectors.similarity import cosine_from_gram, gram_matrix, signature
+from ..analysis.landscape import analyse, to_jsonable
+from ..plots.compare_plots import plot_cosine, plot_general, plot_task
+from ..run_config import RunConfig
+from ..uncertainty.bootstrap import DEFAULT_LEVEL, DEFAULT_REPLICATES
+from ..uncertainty.run_bootstrap import PointFiles, sweep_uncertainty
+from .render import render
+from .rows import grid_row, line_row, task_vector_path
 
 SCHEMA = "sitv-dist/compare/1"
 FIGURES = OutDir(".").plots_dir.name            # the folder name, as OutDir lays OUT out
@@ -69,8 +70,8 @@ def cosine_table(vectors: dict[str, Path]) -> dict:
 
 
 # ----------------------------------------------------------------------------- entry point
-def compare(out_dirs: Sequence[Path], dest: Path, replicates: int = uncertainty.DEFAULT_REPLICATES,
-            level: float = uncertainty.DEFAULT_LEVEL, seed: int = 0, stratify: bool = True) -> dict:
+def compare(out_dirs: Sequence[Path], dest: Path, replicates: int = DEFAULT_REPLICATES,
+            level: float = DEFAULT_LEVEL, seed: int = 0, stratify: bool = True) -> dict:
     """Compare the line sweeps of several runs; write compare.md, compare.json and plots to ``dest``.
 
     ``replicates=0`` skips the bootstrap. Returns the contents of compare.json.
@@ -89,7 +90,7 @@ def compare(out_dirs: Sequence[Path], dest: Path, replicates: int = uncertainty.
         run = OutDir(out)
         results = run.read_results()
         has_points = run.points_dir.is_dir() and run.eval_sets.is_file()
-        points = bootstrap_run.PointFiles(run) if has_points else None
+        points = PointFiles(run) if has_points else None
         exp = {"label": label, "out_dir": str(out), "model": cfg.model(), "line_sweeps": [], "grid_sweeps": [],
                "bootstrap": False}
         for sweep, res in results.items():
@@ -97,7 +98,7 @@ def compare(out_dirs: Sequence[Path], dest: Path, replicates: int = uncertainty.
             if res.get("kind") == "line":
                 unc = None
                 if points is not None and replicates > 0:
-                    unc = bootstrap_run.sweep_uncertainty(out, res, replicates, level, seed, stratify, points=points)
+                    unc = sweep_uncertainty(out, res, replicates, level, seed, stratify, points=points)
                 row = line_row(label, out, cfg, sweep, an, unc)
                 lines.append(row)
                 exp["line_sweeps"].append(sweep)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .markdown import delta, fmt, interval, percent, table
+from ..markdown import delta, fmt, interval, percent, table
 
 NOTES = [
     "c is the coefficient of the direction T: every evaluated point on a line counts (the α grid, the "

@@ -12,7 +12,7 @@ intervals for
 
 - ``L(α)`` and ``L(α) − L(0)`` at every sampled α;
 - each zero-crossing of ``L(α) − L(0)``: crossings are recomputed in every replicate with
-  :func:`sitv_dist.analysis.find_crossings` (same rules as the analysis) and matched to the
+  :func:`sitv_dist.sweep.crossings.find_crossings` (same rules as the analysis) and matched to the
   observed ones (below); the interval is over the replicates in which the crossing exists,
   and the fraction of replicates in which it exists is reported beside it;
 - the arg-min α (a sampled α, so its interval's ends are sampled α's);
@@ -37,7 +37,7 @@ randomness of fine-tuning and the choice of eval distribution are not part of th
 intervals.
 
 The functions here work on arrays (``nll`` as points × texts, ``tokens`` per text);
-:mod:`.bootstrap_run` loads a line sweep's per-text data from an output directory (each
+:mod:`.run_bootstrap` loads a line sweep's per-text data from an output directory (each
 point's ``sets[name]["per_text_nll"]`` and the eval sets' token counts, through
 :class:`sitv_dist.outdir.OutDir`).
 """
@@ -51,7 +51,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .analysis import as_array, find_crossings, find_minimum, to_jsonable
+from ...sweep.crossings import as_array, find_crossings
+from ..analysis.landscape import find_minimum, to_jsonable
 from .verdicts import returns_to_base
 
 DEFAULT_REPLICATES = 1000
