@@ -13,7 +13,7 @@ from .score import Score
 
 class Loss(Score):
     name = "loss"
-    report_section = ""      # the loss is the report's spine: its sections are results.report_lines & co.
+    report_section = ""      # the loss is the report's spine: its sections are results.report.line_sections & co.
 
     def __init__(self, model, eval_sets: dict, chunk: int, vocab: int):
         self.model, self.eval_sets, self.chunk, self.vocab = model, eval_sets, chunk, vocab
