@@ -18,8 +18,8 @@ from .range import RangeConfig
 @dataclass
 class MergeSweepConfig:
     op: str = "ties"
-    """The op with a density axis: ties, dare_linear, dare_ties (peft.utils.merge_utils), magnitude_prune (one task
-    vector) or breadcrumbs (the ops marked † in the direction-op reference below)."""
+    """A direction op with a density axis: one marked † in the direction-op reference below (e.g. ties, dare_ties,
+    magnitude_prune with one task vector, breadcrumbs)."""
     of: list[str] = field(default_factory=list)
     """The task vectors merged (task names or keys of sweep.task_vectors); one for magnitude_prune."""
     weights: list[float] = field(default_factory=list)
