@@ -1,10 +1,5 @@
-"""Sweeps from two local checkpoints: exact losses, order/shard invariance, kill and resume."""
+"""Sweeps from two local checkpoints: exact losses, order/shard invariance, resume (the SIGKILL one: tests/integration/test_resume_after_kill.py)."""
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
@@ -124,39 +119,6 @@ def test_missing_points_are_listed_and_no_results_written(toy, tmp_path):
         reduce(out)
     assert len(err.value.missing["line_mytask"]) == st["shards"][1]["missing"]
     assert not (out / "results" / "line_mytask.json").exists()
-
-
-def test_killed_sweep_resumes_without_recomputing(toy, tmp_path):
-    big = tmp_path / "big.jsonl"        # a slower eval set, so the kill lands mid-sweep
-    big.write_text(toy["general"].read_text() * 30)
-    ref, killed = tmp_path / "ref", tmp_path / "killed"
-    sweep = {"alpha": {"start": -2.0, "stop": 2.0, "num": 81}}
-    cfg_ref = load_config(make_config(toy, tmp_path, ref, **sweep), [f"eval.general={big}"])
-    cfg_path = make_config(toy, tmp_path, killed, **sweep)
-    env = dict(os.environ, OMP_NUM_THREADS="1", TQDM_DISABLE="1")
-    proc = subprocess.Popen([sys.executable, "-m", "sitv_dist.cli", "sweep", "-c", str(cfg_path),
-                             "--set", f"eval.general={big}", "--no-reduce"], env=env)
-    deadline = time.time() + 120
-    while time.time() < deadline and len(list(OutDir(killed).points_dir.glob("p*.json"))) < 5:
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    cfg_killed = load_config(cfg_path, [f"eval.general={big}"])
-    plan = load_plan(killed)
-    before = OutDir(killed).done_ids(plan)
-    assert 5 <= len(before) < plan.unique_points, "the kill must land mid-sweep"
-    logged_before = OutDir(killed).evaluation_counts()
-    stats = pipeline.sweep(cfg_killed, killed, progress=False)
-    assert stats["skipped"] == len(before) and stats["complete"]
-    assert stats["evaluated"] == plan.unique_points - len(before)
-    rerun = OutDir(killed).evaluation_counts() - logged_before
-    assert not set(rerun) & before                           # nothing finished is recomputed
-    assert max(OutDir(killed).evaluation_counts().values()) == 1
-    pipeline.sweep(cfg_ref, ref, progress=False)
-    a, b = records(ref), records(killed)
-    assert set(a) == set(b)
-    for pid in a:
-        assert a[pid]["sets"]["general"]["per_text_nll"] == b[pid]["sets"]["general"]["per_text_nll"]
 
 
 def test_corrupt_point_file_is_recomputed(toy, tmp_path):
