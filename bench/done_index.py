@@ -41,27 +41,10 @@ from sitv_dist.stages import sweep as pipeline
 from sitv_dist.sweep.plan import load_plan
 from sitv_dist.sweep.reduce import read_records
 from sitv_dist.sweep.worker import Worker
-from sitv_dist.vectors import taskvector
+
+from memory import random_vectors                # bench/memory.py: task vectors of a model's shapes
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def random_vectors(root: Path, model_dir: str) -> dict[str, str]:
-    """Two task vectors of the base's shapes, 1 % of each tensor's RMS (instead of fine-tuning)."""
-    from safetensors import safe_open
-    paths = {}
-    for i in range(2):
-        path = root / f"T{i}.safetensors"
-        gen, tensors = torch.Generator().manual_seed(i), {}
-        for f in Path(model_dir).glob("*.safetensors"):
-            with safe_open(str(f), "pt") as st:
-                for k in st.keys():
-                    w = st.get_tensor(k).float()
-                    tensors[k] = torch.randn(w.shape, generator=gen) * (0.01 * w.pow(2).mean().sqrt() + 1e-4)
-        tensors.pop("lm_head.weight", None)                # tied to the embedding
-        taskvector.save(path, tensors, model_dir, f"random-{i}")
-        paths[f"t{i}"] = str(path)
-    return paths
 
 
 def overrides(out: Path, texts: int, num: int) -> list[str]:
@@ -134,7 +117,7 @@ def main() -> int:
     args.out.mkdir(parents=True)
     out_dir = args.out / "out"
     cfg = load_config(None, [f"out_dir={out_dir}"])             # the embedded default: where its base is
-    vectors = random_vectors(args.out, model_location(cfg))
+    vectors = random_vectors(args.out, model_location(cfg), 2)
     cfg = load_config(None, overrides(out_dir, args.texts, args.num) + [f"sweep.task_vectors={json.dumps(vectors)}"])
     config = args.out / "config.yaml"
     config.write_text(dump(cfg))
