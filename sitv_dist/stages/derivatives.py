@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import torch
 
 from ..config import ExperimentConfig
@@ -24,6 +25,14 @@ from ..sweep.resident import load_resident
 from ..vectors import directions, lora, taskvector
 from ..vectors.ops.random_control import random_direction
 from .prepare import prepare_base
+
+
+def pending_jobs(out: OutDir, controls: int = CONTROLS) -> int:
+    """Entries `compute` would evaluate now (none on disk with their fingerprint)."""
+    out = OutDir(out)
+    old = out.read_optional(out.derivatives) or {}
+    entries = old.get("entries", {}) if old.get("schema") == SCHEMA else {}
+    return sum(entries.get(j["key"], {}).get("fingerprint") != j["fingerprint"] for j in jobs(load_plan(out), controls))
 
 
 def compute(cfg: ExperimentConfig, out: OutDir, controls: int = CONTROLS, device: torch.device | None = None,
@@ -42,13 +51,28 @@ def compute(cfg: ExperimentConfig, out: OutDir, controls: int = CONTROLS, device
     entries = {k: v for k, v in entries.items() if k in wanted}
     if todo:
         with out.timed("derivatives"):
-            entries.update(_evaluate(cfg, out, plan, todo, device, progress))
+            entries.update(_evaluate(cfg, out, plan, todo, device, progress, entries))
     data = {"schema": SCHEMA, "entries": {k: entries[k] for k in sorted(entries)}}
     write_json(out.derivatives, data, indent=None)
     return data
 
 
-def _evaluate(cfg, out, plan, todo, device, progress) -> dict:
+def _own_derivatives(entries: dict, plan, directions: list[str], sets: list[str]) -> list[dict] | None:
+    """Each direction's own line entry at α = 0 on `sets`, current by fingerprint, or None: a
+    two-direction grid's gradient and Hessian diagonal are exactly those (the same texts, batches
+    and network), so only its cross term needs a pass."""
+    current = {j["key"]: j["fingerprint"] for j in jobs(plan, 0)}
+    own = []
+    for d in directions:
+        line = next((s.name for s in plan.sweeps if s.kind == "line" and s.directions == [d] and not s.merge), None)
+        entry = entries.get(line) if line else None
+        if entry is None or entry.get("fingerprint") != current.get(line) or not set(sets) <= set(entry["sets"]):
+            return None
+        own.append(entry)
+    return own
+
+
+def _evaluate(cfg, out, plan, todo, device, progress, known: dict | None = None) -> dict:
     device = device or resolve_device(cfg.model.device)
     prepare_base(cfg, out)
     state = load_resident(cfg, plan.eval_sets, device, dtype="float32")
@@ -65,6 +89,7 @@ def _evaluate(cfg, out, plan, todo, device, progress) -> dict:
         return vectors[name]
 
     result = {}
+    known = dict(known or {})
     for job in todo:
         start = time.perf_counter()
         if job["control"]:
@@ -73,13 +98,18 @@ def _evaluate(cfg, out, plan, todo, device, progress) -> dict:
             dirs = [{n: t.to(device) for n, t in d.items()} for d in dirs]
         else:
             dirs = [vector(d) for d in job["directions"]]
+        own = None if job["control"] or len(dirs) < 2 else _own_derivatives(known, plan, job["directions"],
+                                                                              job["sets"])
         per_set = {}
         for name in job["sets"]:
             es = sets[name]
-            d = per_text_derivatives(model, es, dirs)
+            d = per_text_derivatives(model, es, dirs, cross_only=own is not None)
+            for i, entry in enumerate(own or []):
+                d["grad"][:, i] = np.asarray(entry["sets"][name]["grad"])[:, 0]
+                d["hess"][:, i, i] = np.asarray(entry["sets"][name]["hess"])[:, 0, 0]
             per_set[name] = {"tokens": es.tokens.tolist(), "categories": es.categories, "nll": d["nll"].tolist(),
                              "grad": d["grad"].tolist(), "hess": d["hess"].tolist()}
-        result[job["key"]] = {"fingerprint": job["fingerprint"], "sweep": job["sweep"],
+        known[job["key"]] = result[job["key"]] = {"fingerprint": job["fingerprint"], "sweep": job["sweep"],
                               "directions": job["directions"], "control": job["control"],
                               "at": [0.0] * len(job["directions"]), "sets": per_set,
                               "time_s": time.perf_counter() - start}

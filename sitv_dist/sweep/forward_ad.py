@@ -92,11 +92,14 @@ def _batch_nll(model: torch.nn.Module, names: list[str], base: list[torch.Tensor
 
 def per_text_derivatives(model: torch.nn.Module, eval_set: EvalSet,
                          directions: Sequence[Mapping[str, torch.Tensor]],
-                         coefficients: Sequence[float] | None = None) -> dict[str, np.ndarray]:
+                         coefficients: Sequence[float] | None = None,
+                         cross_only: bool = False) -> dict[str, np.ndarray]:
     """Per-text NLL sums, gradients and Hessian blocks along ``directions`` at the point
     ``base + Σ c_i T_i`` (``coefficients``, default all 0), where base is the model's current
     parameters. Returns float64 arrays ``nll`` [texts], ``grad`` [texts × k], ``hess``
-    [texts × k × k] (symmetric). A direction may omit parameters (zero there)."""
+    [texts × k × k] (symmetric). A direction may omit parameters (zero there).
+    ``cross_only``: only the off-diagonal Hessian entries (one pass each; ``grad`` and the
+    diagonal stay 0) for a caller that has each direction's own slope and curvature already."""
     k = len(directions)
     if k == 0:
         raise ValueError("need at least one direction")
@@ -123,7 +126,7 @@ def per_text_derivatives(model: torch.nn.Module, eval_set: EvalSet,
             f = _batch_nll(model, names, base, vectors, origin, batch)
             rows = batch.rows
             for i in range(k):
-                for j in range(i, k):
+                for j in range(i + cross_only, k):
                     # d/da_j of (d/da_i f): the inner jvp gives f and ∂_i f, the outer their ∂_j.
                     (value, first), (_, second) = jvp(lambda a, f=f, i=i: jvp(f, (a,), (eye[i],)), (a0,), (eye[j],))
                     if i == j:

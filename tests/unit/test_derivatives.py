@@ -265,3 +265,49 @@ def test_lora_direction_slope_and_curvature(gpt2, tmp_path):
     writer.apply({})                                            # back to the base for autograd
     g, h = _autograd(model, es, [dense])
     assert np.allclose(d["grad"], g, rtol=1e-6, atol=0) and np.allclose(d["hess"], h, rtol=1e-6, atol=0)
+
+
+def test_grid_block_from_its_lines_and_one_cross_pass(setup):
+    """A two-direction grid needs one pass (the cross term) when both lines are differentiated:
+    the block so assembled equals the block computed whole (to 1e-10; the passes order the same
+    sums differently), and its diagonal is the lines' own values exactly."""
+    kind, model, es, t1, t2 = setup
+    PointWriter(model, {}, torch.float64).apply({})
+    whole = per_text_derivatives(model, es, [t1, t2])
+    cross = per_text_derivatives(model, es, [t1, t2], cross_only=True)
+    assert not cross["grad"].any() and not cross["hess"][:, 0, 0].any() and not cross["hess"][:, 1, 1].any()
+    assert np.allclose(cross["hess"][:, 0, 1], whole["hess"][:, 0, 1], rtol=1e-10, atol=0)
+    assert np.array_equal(cross["hess"][:, 0, 1], cross["hess"][:, 1, 0])
+    assert np.allclose(cross["nll"], whole["nll"], rtol=1e-12, atol=0)
+
+
+def test_derivatives_step_reuses_the_lines_for_a_grid(toy, tmp_path, monkeypatch):
+    from sitv_dist.cli import main
+    from sitv_dist.sweep import forward_ad
+    from sitv_dist.stages import derivatives as stage
+    out = tmp_path / "out"
+    cfg = make_config(toy, tmp_path, out, grid_num=3, squaring=False, compositional=False, refine_rounds=0,
+                      directions=["mytask", "other"])
+    args = ["--set", "sweep.alpha.num=3"]
+    assert main(["sweep", "-c", str(cfg), *args]) == 0
+    calls = []
+    real = forward_ad.per_text_derivatives
+    monkeypatch.setattr(stage, "per_text_derivatives",
+                        lambda m, es, dirs, **kw: calls.append((len(dirs), kw.get("cross_only", False))) or
+                        real(m, es, dirs, **kw))
+    assert main(["derivatives", "-c", str(cfg), *args, "--controls", "0"]) == 0
+    assert (2, True) in calls and (2, False) not in calls          # the grid: the cross term only
+    entries = json.loads((out / "derivatives.json").read_text())["entries"]
+    grid, lines = entries["grid_mytask__other"], [entries["line_mytask"], entries["line_other"]]
+    for name, s in grid["sets"].items():
+        for i, line in enumerate(lines):
+            assert [g[i] for g in s["grad"]] == [g[0] for g in line["sets"][name]["grad"]]
+            assert [h[i][i] for h in s["hess"]] == [h[0][0] for h in line["sets"][name]["hess"]]
+    # the whole block computed in one go agrees
+    monkeypatch.setattr(stage, "_own_derivatives", lambda *a: None)
+    (out / "derivatives.json").unlink()
+    assert main(["derivatives", "-c", str(cfg), *args, "--controls", "0"]) == 0
+    whole = json.loads((out / "derivatives.json").read_text())["entries"]["grid_mytask__other"]
+    for name, s in whole["sets"].items():
+        assert np.allclose(s["hess"], grid["sets"][name]["hess"], rtol=1e-6, atol=1e-9)
+        assert np.allclose(s["grad"], grid["sets"][name]["grad"], rtol=1e-6, atol=1e-9)
