@@ -34,8 +34,9 @@ class GridConfig:
 class SweepConfig:
     directions: list[str] = field(default_factory=lambda: list(EMBEDDED_TASKS))
     """Line sweeps: one along each of these directions (task names or keys of `task_vectors`)."""
-    alpha: RangeConfig = field(default_factory=RangeConfig)
-    """The α grid of every line sweep."""
+    alpha: RangeConfig = field(default_factory=lambda: RangeConfig(-0.5, 1.5, 9))
+    """The α grid of every line sweep (the default's step 0.25 puts 2α and 4 of the 9 α + α² on
+    planned points; refinement then resolves the minimum and the crossing)."""
     squaring: bool = True
     """Also evaluate L(2α) for every α (points on the same line, deduplicated)."""
     compositional: bool = True
@@ -43,7 +44,7 @@ class SweepConfig:
     derived_sets: str = "general"
     """Eval sets at points used only by the squaring/compositional curves: 'general' or 'all'."""
     grids: list[GridConfig] = field(default_factory=lambda: [
-        GridConfig(directions=["sentiment_positive", "sentiment_negative"])])
+        GridConfig(directions=["sentiment_positive", "sentiment_negative"], range=RangeConfig(-0.5, 1.5, 9))])
     """Grid sweeps over two or more directions."""
     merge_sweeps: list[MergeSweepConfig] = field(default_factory=list)
     """Sweeps with a density axis, e.g. [{op: ties, of: [sentiment_positive, sentiment_negative], density:
@@ -70,6 +71,12 @@ class SweepConfig:
     refine_rounds: int = 3
     """Refinement rounds after the sweep: points added inside each sign-change bracket of
     L(c) − L(0) and around each interior minimum (general and task loss) of every line."""
+    derivatives: bool = True
+    """`sitv run` computes the exact slope and curvature at α = 0 after the sweep (`sitv derivatives`);
+    false skips that phase (the report then has no slope-and-curvature section)."""
+    refine_sets: str = "general"
+    """Eval sets at refinement points: 'general' (the line's findings are of the general loss; the task
+    curves stay on the α grid) or 'all' (also each task set, with a task loss's minimum refined too)."""
     refine_tol: float = 1e-3
     """Refinement stops when a bracket is narrower than this (in units of the coefficient)."""
     launcher: str = "local"
@@ -103,6 +110,7 @@ class SweepConfig:
         non_negative(self.threads_per_worker, f"{key}.threads_per_worker", "0 means torch's default")
         positive(self.max_points, f"{key}.max_points")
         choice(self.derived_sets, ("general", "all"), f"{key}.derived_sets")
+        choice(self.refine_sets, ("general", "all"), f"{key}.refine_sets")
         positive(self.devices_per_worker, f"{key}.devices_per_worker")
         choice(self.resident, ("device", "host"), f"{key}.resident")
         non_negative(self.device_memory_gib, f"{key}.device_memory_gib", "0: the device's own")

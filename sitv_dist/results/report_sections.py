@@ -88,8 +88,27 @@ def _categories(an: dict) -> list[str]:
     return lines
 
 
+def pending_note(an: dict) -> list[str]:
+    """The report of a run still in progress says so at the top, once, with what is to come."""
+    pending = an.get("pending") or {}
+    if not pending:
+        return []
+    items = "; ".join(f"{'slope and curvature' if k == 'derivatives' else k}: {v}" for k, v in pending.items())
+    return [f"**Run in progress**: this report is rewritten as each phase finishes. Pending: {items}.", ""]
+
+
+def _derivatives(an: dict) -> list[str]:
+    if "derivatives" in (an.get("pending") or {}):
+        return ["## Slope and curvature at α = 0", "",
+                f"Pending ({an['pending']['derivatives']}): this section fills in when they are done.", ""]
+    return derivatives_section(an)
+
+
 def _grids(an: dict) -> list[str]:
     lines = ["## Grid sweeps", ""]
+    for name, how in (an.get("pending") or {}).items():
+        if name != "derivatives":
+            lines += [f"### {name}", "", f"Pending ({how}): this section fills in when the sweep is done.", ""]
     for name, a in an["sweeps"].items():
         if a["kind"] != "grid":
             continue
@@ -127,8 +146,8 @@ def _dedupe(an: dict) -> list[str]:
 def render_report(run: dict, an: dict) -> str:
     """Markdown text of the report: the one-page summary first, then the details."""
     name = (run.get("resolved").name if run.get("resolved") is not None else None) or "experiment"
-    parts = [["# sitv-dist report", "", f"Experiment `{name}`.", ""], summary(an), line_sections(an),
-             score_sections(an), derivatives_section(an), _grids(an), barrier_section(an), merge_section(an),
+    parts = [["# sitv-dist report", "", f"Experiment `{name}`.", ""] + pending_note(an), summary(an),
+             line_sections(an), score_sections(an), _derivatives(an), _grids(an), barrier_section(an), merge_section(an),
              _preference(an), _categories(an), _training(an), _timing(an), _dedupe(an), configuration(run),
              appendix_values(an)]
     parts = parts[:1] + [p + ["No sweeps of this kind in this run.", ""] if len(p) == 2 else p

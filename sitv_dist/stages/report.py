@@ -1,10 +1,12 @@
 """The end of the pipeline: reduce the point files into results per sweep, then analyse and
-write the report (each timed in OUT/timings.json)."""
+write the report (each timed in OUT/timings.json); and the report so far, while `sitv run` is
+still evaluating the grids or the derivatives."""
 from __future__ import annotations
 
 from ..outdir import OutDir
 from ..results.report.run_report import write_report
-from ..sweep.reduce import reduce
+from ..sweep.plan import load_plan
+from ..sweep.reduce import MissingPoints, reduce
 
 
 def reduce_and_report(out: OutDir) -> dict:
@@ -13,3 +15,24 @@ def reduce_and_report(out: OutDir) -> dict:
         reduce(out)
     with out.timed("report"):
         return write_report(out.root)
+
+
+def report_so_far(out: OutDir, derivatives_pending: bool) -> dict:
+    """The report of the sweeps that are complete; every other sweep (and slope and curvature,
+    when `derivatives_pending`) is named as pending with its count of points on disk, and a
+    results file left by an earlier run for a pending sweep is not read."""
+    out = OutDir(out)
+    with out.timed("report (while running)"):
+        try:
+            reduce(out)
+            missing = {}
+        except MissingPoints as exc:
+            missing = exc.missing
+        plan = load_plan(out)
+        pending = {}
+        for name, lost in missing.items():
+            total = sum(name in p.sweeps for p in plan.points)
+            pending[name] = f"{total - len(lost)} of {total} points evaluated so far"
+        if derivatives_pending:
+            pending["derivatives"] = "computed after the sweep"
+        return write_report(out.root, pending=pending)

@@ -4,6 +4,7 @@ worker, a Slurm array job, N local processes, or this process. Counts come from 
 so they mean the same for every launcher. Refinement rounds go through the same path."""
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import time
@@ -101,25 +102,30 @@ class SweepSummary:
         return getattr(self, key)
 
 
-def _report_counts(summary: SweepSummary, plan: Plan) -> None:
+def report_counts(summary: SweepSummary, plan: Plan) -> None:
     print(f"sweep: {summary.evaluated} evaluated, {summary.skipped} already done, {summary.missing} missing, "
           f"{summary.failed} failed ({len(plan.points)} points, {plan.unique_points} planned for "
           f"{plan.requested_evaluations} requested)", flush=True)
 
 
 def execute(cfg: ExperimentConfig, out: OutDir, plan: Plan, shards: list[int] | None = None, progress: bool = True,
-            wait: bool = True, stage: str = "sweep") -> SweepSummary:
-    """Evaluate the missing points of a plan (of `shards`, default all) with the configured
-    launcher (not torchrun: there every rank runs `sweep_rank`)."""
+            wait: bool = True, stage: str = "sweep", sweeps: list[str] | None = None,
+            announce: bool = True) -> SweepSummary:
+    """Evaluate the missing points of a plan (of `shards`, default all; with `sweeps`, only the
+    points those sweeps use) with the configured launcher (not torchrun: there every rank runs
+    `sweep_rank`). `missing` counts the targeted points only; `complete` is about the whole plan."""
     out = OutDir(out)
     how = choose_launcher(cfg, THIS_PROCESS)
     shards = list(range(plan.num_shards)) if shards is None else shards
-    targeted = [p for p in plan.points if p.shard in shards]
+    wanted = None if sweeps is None else set(sweeps)
+    targeted = [p for p in plan.points if p.shard in shards and (wanted is None or wanted & set(p.sweeps))]
     done_before = out.done_ids(plan)
     todo = sum(p.id not in done_before for p in targeted)
-    print(_announce(out, cfg, todo, len(targeted), how), flush=True)
+    if announce:
+        print(_announce(out, cfg, todo, len(targeted), how), flush=True)
+    entry = enter if sweeps is None else functools.partial(enter, sweeps=list(sweeps))
     with _launch_token() as token, out.timed(stage):
-        work = Work(enter, str(out.root), _groups(cfg, plan, shards, done_before, how), token,
+        work = Work(entry, str(out.root), _groups(cfg, plan, shards, done_before, how, targeted), token,
                     out.count_point_files, len(plan.points), progress)
         handle = launcher(how, cfg).start(work)
         if how == "slurm":
@@ -138,11 +144,12 @@ def execute(cfg: ExperimentConfig, out: OutDir, plan: Plan, shards: list[int] | 
                            missing=sum(p.id not in done_after for p in targeted),
                            failed=sum(r.failed for r in outcome.results) + len(outcome.failed),
                            complete=len(done_after) == len(plan.points))
-    _report_counts(summary, plan)
+    report_counts(summary, plan)
     return summary
 
 
-def _groups(cfg: ExperimentConfig, plan: Plan, shards: list[int], done: set[str], how: str) -> list[list[int]]:
+def _groups(cfg: ExperimentConfig, plan: Plan, shards: list[int], done: set[str], how: str,
+            targeted: list | None = None) -> list[list[int]]:
     """The shards each worker takes: all of them here; round-robin over sweep.workers
     processes; for Slurm one group per array task (slurm.tasks, default one per shard), only
     the groups that still have points outside `done` (a rerun after a crash, `scancel` or a
@@ -152,7 +159,7 @@ def _groups(cfg: ExperimentConfig, plan: Plan, shards: list[int], done: set[str]
     owners = cfg.sweep.workers if how == "processes" else (cfg.slurm.tasks or plan.num_shards)
     groups = [[k for k in owned_shards(plan.num_shards, owner, owners) if k in shards] for owner in range(owners)]
     if how == "slurm":
-        missing = {p.shard for p in plan.points if p.id not in done}
+        missing = {p.shard for p in (plan.points if targeted is None else targeted) if p.id not in done}
         return [g for g in groups if missing.intersection(g)]
     return [g for g in groups if g]
 
@@ -206,11 +213,15 @@ def sweep(cfg: ExperimentConfig, out: OutDir, shards: list[int] | None = None, p
     return execute(cfg, out, plan_sweep(cfg, out), shards, progress, wait)
 
 
-def refine(cfg: ExperimentConfig, out: OutDir, rounds: int, tol: float, progress: bool = True) -> list[int]:
-    """Refinement rounds (sitv_dist.sweep.refine) on a complete sweep, up to `rounds` in all;
-    returns the points added per new round."""
+def refine(cfg: ExperimentConfig, out: OutDir, rounds: int, tol: float, progress: bool = True,
+           sweeps: list[str] | None = None, announce: bool = True) -> list[int]:
+    """Refinement rounds (sitv_dist.sweep.refine) on a complete sweep (with `sweeps`: on the
+    complete lines among them, evaluating only their points), up to `rounds` in all; returns
+    the points added per new round."""
     out = OutDir(out)
-    task_of = {d: d for d in cfg.direction_names() if cfg.task(d)}
+    every_set = cfg.sweep.refine_sets == "all"
+    # with the general set alone a task loss's minimum cannot be refined (the task curves stay on the α grid)
+    task_of = {d: d for d in cfg.direction_names() if cfg.task(d)} if every_set else {}
     added = []
     while True:                # `rounds` counts every round so far: a rerun adds none
         plan = load_plan(out)
@@ -218,12 +229,13 @@ def refine(cfg: ExperimentConfig, out: OutDir, rounds: int, tol: float, progress
         proposals = propose(plan, out, tol, task_of) if round_no <= rounds else {}
         if not proposals:
             break
-        added.append(add_round(plan, proposals, round_no))
+        added.append(add_round(plan, proposals, round_no, None if every_set else ["general"]))
         out.write_plan(plan.to_json())
-        summary = execute(cfg, out, plan, progress=progress, stage="refine")
-        if not summary.complete:
+        summary = execute(cfg, out, plan, progress=progress, stage="refine", sweeps=sweeps, announce=announce)
+        if summary.missing:
             raise RuntimeError(f"refinement round {round_no}: {summary.missing} point(s) missing; rerun to finish")
-        print(f"refine: round {round_no} added {added[-1]} point(s)", flush=True)
+        if announce:
+            print(f"refine: round {round_no} added {added[-1]} point(s)", flush=True)
     return added
 
 

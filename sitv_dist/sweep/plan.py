@@ -181,11 +181,14 @@ class Plan:
     def line_sweep(self, direction: str) -> str:
         return next(s.name for s in self.sweeps if s.kind == "line" and s.directions[0] == direction)
 
-    def add_point(self, vector: list[float], sweeps: list[str], round: int, origin: str) -> PlannedPoint:
-        """Append a refinement point (all eval sets), dealt to the next shard round-robin."""
-        point = PlannedPoint(point_id(self.directions, vector), vector, list(self.eval_sets),
+    def add_point(self, vector: list[float], sweeps: list[str], round: int, origin: str,
+                  sets: list[str] | None = None) -> PlannedPoint:
+        """Append a refinement point (on `sets`, default every eval set), dealt to the next shard
+        round-robin."""
+        sets = [s for s in self.eval_sets if sets is None or s in sets]
+        point = PlannedPoint(point_id(self.directions, vector), vector, sets,
                              len(self.points) % self.num_shards, sweeps, round, origin,
-                             self.point_fingerprint(vector, list(self.eval_sets)))
+                             self.point_fingerprint(vector, sets))
         self.points.append(point)
         self.count_refined()
         return point
@@ -202,7 +205,7 @@ class Plan:
             moved = {d for d, c in zip(old.directions, p.coefficients) if c != 0.0}
             if p.round and p.id not in ids and set(p.sweeps) <= names and moved <= set(self.directions):
                 vector = [dict(zip(old.directions, p.coefficients)).get(d, 0.0) for d in self.directions]
-                sets = list(self.eval_sets)
+                sets = [s for s in self.eval_sets if s in p.sets] or list(self.eval_sets)
                 self.points.append(replace(p, coefficients=vector, sets=sets, shard=len(self.points) % self.num_shards,
                                            fingerprint=self.point_fingerprint(vector, sets)))
                 ids.add(p.id)

@@ -95,11 +95,13 @@ def propose(plan: Plan, out: OutDir, tol: float, task_of: dict[str, str]) -> dic
     return proposals
 
 
-def add_round(plan: Plan, proposals: dict[str, list[tuple[float, str]]], round_no: int) -> int:
-    """Append the proposals to the plan as points of round `round_no`; returns how many."""
+def add_round(plan: Plan, proposals: dict[str, list[tuple[float, str]]], round_no: int,
+              sets: list[str] | None = None) -> int:
+    """Append the proposals to the plan as points of round `round_no` (on `sets`, default every
+    eval set); returns how many."""
     added = 0
     for d, items in proposals.items():
         for c, origin in items:
-            plan.add_point(plan.line_vector(d, c), [plan.line_sweep(d)], round_no, origin)
+            plan.add_point(plan.line_vector(d, c), [plan.line_sweep(d)], round_no, origin, sets)
             added += 1
     return added

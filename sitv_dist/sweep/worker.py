@@ -84,14 +84,16 @@ class WorkerStats:
 
 
 def run_shards(cfg: ExperimentConfig, out: OutDir, plan: Plan, shards: list[int],
-               device: torch.device | None = None, progress: bool = True) -> WorkerStats:
-    """Evaluate every not-yet-done point of `shards`, one shard at a time under its lock.
+               device: torch.device | None = None, progress: bool = True,
+               sweeps: list[str] | None = None) -> WorkerStats:
+    """Evaluate every not-yet-done point of `shards` (with `sweeps`: only the points those
+    sweeps use, as `sitv run` does for the lines before the grids), one shard at a time under its lock.
     Finished points are on disk as soon as they finish; a failing point is recorded (and its
     error printed) and the others go on, unless the same error repeats STREAK times: then the
     shard stops."""
     out = OutDir(out)
     done = out.done_ids(plan)
-    mine = [p for p in plan.points if p.shard in shards]
+    mine = [p for p in plan.points if p.shard in shards and (sweeps is None or set(sweeps) & set(p.sweeps))]
     stats = WorkerStats(list(shards), skipped=sum(p.id in done for p in mine))
     if all(p.id in done for p in mine):
         ensure_eval_sets_file(cfg, out, plan)
@@ -153,15 +155,18 @@ def ensure_eval_sets_file(cfg: ExperimentConfig, out: OutDir, plan: Plan) -> Non
 
 
 def enter(out_root: str, shards: list[int], run: str = "", threads: int | None = None,
-          device: str | None = None, progress: bool = False) -> WorkerStats:
+          device: str | None = None, progress: bool = False, sweeps: list[str] | None = None) -> WorkerStats:
     """The one way into a worker, whoever started it (this process, a spawned process, a
     torchrun rank, a Slurm array task, also after a requeue): it knows only OUT, rereads the
     resolved config and the plan there, and skips every point already on disk. `run` names the
-    launch in OUT's evaluation log; `threads` and `device` are the launcher's placement."""
+    launch in OUT's evaluation log; `threads` and `device` are the launcher's placement; `sweeps`
+    (bound with functools.partial by the stage, so every launcher passes it on) limits the points
+    to those of these sweeps."""
     if run:
         os.environ[RUN_VARIABLE] = run
     if threads:
         torch.set_num_threads(threads)
     out = OutDir(out_root)
     cfg = load_config(out.config)
-    return run_shards(cfg, out, load_plan(out), shards, torch.device(device) if device else None, progress)
+    return run_shards(cfg, out, load_plan(out), shards, torch.device(device) if device else None, progress,
+                      sweeps)

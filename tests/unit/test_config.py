@@ -16,7 +16,7 @@ def test_defaults_are_the_embedded_experiment():
     assert cfg.model.name_or_path == "embedded"
     assert cfg.direction_names() == ["sentiment_positive", "sentiment_negative", "qa_factual",
                                      "instruction_following"]
-    assert cfg.sweep.alpha.num == 21 and cfg.sweep.alpha.start == -0.5
+    assert cfg.sweep.alpha.num == 9 and cfg.sweep.alpha.start == -0.5     # step 0.25 since issue #20 (21 before)
 
 
 def test_set_overrides_nested_and_list_items(tmp_path):

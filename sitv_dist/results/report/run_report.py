@@ -90,17 +90,27 @@ def build_analysis(run: dict) -> dict:
     })
 
 
-def write_report(out_dir: Path, bootstrap: int = 1000, level: float = 0.95, seed: int = 0) -> dict:
+def write_report(out_dir: Path, bootstrap: int = 1000, level: float = 0.95, seed: int = 0,
+                 pending: dict[str, str] | None = None) -> dict:
     """Analyse every reduced sweep of ``out_dir``, write the analysis (JSON), the plots and the
     Markdown report where :class:`OutDir` puts them; return the analysis.
+
+    ``pending`` (sweep name, or "derivatives" → how far it is) makes a report of a run still in
+    progress: those sweeps' results files are not read (one left by an earlier run may be stale),
+    slope and curvature are not read when "derivatives" is pending, and the report says in one
+    line for each what is still to come (``analysis["pending"]``).
 
     When the per-point files with per-text losses are on disk, line sweeps are also
     bootstrapped over eval texts (``bootstrap`` replicates, 0: off) and the analysis gets an
     ``uncertainty`` entry and the report an "Uncertainty" section.
     """
     out = OutDir(out_dir)
+    pending = dict(pending or {})
     run = load_run(out)
+    run["results"] = {name: res for name, res in run["results"].items() if name not in pending}
     an = build_analysis(run)
+    if pending:
+        an["pending"] = pending
     if bootstrap > 0:
         unc = run_uncertainty(out, run["results"], replicates=bootstrap, level=level, seed=seed)
         if unc:
@@ -110,7 +120,8 @@ def write_report(out_dir: Path, bootstrap: int = 1000, level: float = 0.95, seed
                         if (u := accuracy_uncertainty(out, run["results"][name], bootstrap, level, seed))}
         if accuracy_unc:
             an["accuracy_uncertainty"] = accuracy_unc
-    add_derivatives(out, an, bootstrap, level, seed)
+    if "derivatives" not in pending:
+        add_derivatives(out, an, bootstrap, level, seed)
     for name, a in an["sweeps"].items():
         if a["kind"] == "line":
             a["findings"] = to_jsonable(line_findings(a, (an.get("uncertainty") or {}).get(name)))
