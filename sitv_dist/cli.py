@@ -172,6 +172,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .api.results import open_results
+    _existing(args.out_dir)
+    print(f"wrote {open_results(args.out_dir).export(args.format, args.out)}")
+    return 0
+
+
 def cmd_config_reference(args: argparse.Namespace) -> int:
     print(config_reference())
     return 0
@@ -250,6 +257,12 @@ def _compare_args(p):
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
 
 
+def _export_args(p):
+    _out_dir_arg(p)
+    p.add_argument("--format", choices=["csv", "parquet"], default="csv", help="table format (default csv)")
+    p.add_argument("--out", metavar="FILE", help="where to write it (default OUT/tables/results.FORMAT)")
+
+
 COMMANDS = [        # name, help, arguments, what it runs
     ("run", "fine-tune, build task vectors, sweep, reduce and report", _run_args, cmd_run),
     ("finetune", "fine-tune the base on tasks and write their task vectors", _finetune_args, cmd_finetune),
@@ -266,6 +279,8 @@ COMMANDS = [        # name, help, arguments, what it runs
     ("status", "done / missing points per shard", _out_dir_arg, cmd_status),
     ("compare", "compare the line sweeps of several experiments (tables, intervals, plots)", _compare_args,
      cmd_compare),
+    ("export", "the results as one long table (csv or parquet; needs the `tables` extra)", _export_args,
+     cmd_export),
     ("config-reference", "print every config key with its default and meaning", lambda p: None,
      cmd_config_reference),
 ]
