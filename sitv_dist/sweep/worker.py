@@ -11,7 +11,7 @@ import traceback
 from dataclasses import dataclass, field
 
 import torch
-from tqdm.auto import tqdm
+from ..progress import bar as tqdm    # tqdm.auto, quiet in a non-TTY log
 
 from ..config import ExperimentConfig, load_config
 from ..models.loading import load_tokenizer
