@@ -2,6 +2,7 @@
 on disk, under OUT/wandb when an OUT is known, else wandb's own directory)."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from .tracking_registry import register
@@ -15,6 +16,8 @@ class WandbTracker:
         if out_root is not None:
             folder = Path(out_root) / "wandb"
             folder.mkdir(parents=True, exist_ok=True)
+            for variable in ("WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR"):   # not the home directory
+                os.environ.setdefault(variable, str(folder / variable.lower()[6:]))
         self.run = wandb.init(project=project, name=run_name, group=run_name, dir=folder and str(folder),
                               reinit="create_new")
 
