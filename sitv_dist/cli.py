@@ -62,7 +62,7 @@ def _existing(out_dir: str) -> None:
 # ------------------------------------------------------------------ one function per subcommand
 def _experiment(args: argparse.Namespace):
     """The command's experiment: the Python API that every stage command calls."""
-    from .api.experiment import Experiment
+    from .api.experiment_api import Experiment
     return Experiment(_config(args)[0])
 
 
@@ -96,7 +96,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise ConfigError(f"--shard: {args.shard} is not a shard of this plan (shards 0..{_shards(cfg) - 1}); "
                           "pass --num-shards or set sweep.num_shards to the count you split into")
     outcome = experiment.launch_sweep(None if args.shard is None else [args.shard], args.wait, not args.no_reduce)
-    from .api.experiment import SweepHandle
+    from .api.experiment_api import SweepHandle
     if isinstance(outcome, SweepHandle):        # submitted to Slurm, not waited for
         return 0
     return 1 if outcome.failed or (getattr(outcome, "missing", 0) and args.shard is None) else 0

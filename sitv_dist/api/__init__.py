@@ -1,7 +1,7 @@
 """The Python API (docs/api.md): `Experiment` runs an experiment's stages in-process as the
 `sitv` commands do (they call it), `open_results` reads a run's results as objects and
 tables, `compare` compares runs, and `sweep_model` sweeps a model held in memory."""
-from .experiment import Experiment, SweepHandle
+from .experiment_api import Experiment, SweepHandle
 from .results import Results, SweepResult, compare, open_results
 
 __all__ = ["Experiment", "Results", "SweepHandle", "SweepResult", "compare", "open_results", "sweep_model"]
