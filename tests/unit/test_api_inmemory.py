@@ -85,3 +85,19 @@ def test_bad_direction_is_named(held):
         sweep_model(model, tokenizer, {"x": {"nope.weight": torch.zeros(1)}}, SENTENCES[:2], alpha=[0.0])
     with pytest.raises(ValueError, match="give alpha"):
         sweep_model(model, tokenizer, {"x": T}, SENTENCES[:2])
+
+
+def test_a_peft_adapter_direction_equals_its_dense_merge(toy, tmp_path):
+    """A LoRA adapter directory as a direction: the loss at c equals peft's own merge at c."""
+    from test_lora import make_adapter, merged
+    adapter = make_adapter(toy["base"], tmp_path / "adapter")
+    model = LlamaForCausalLM.from_pretrained(toy["base"], torch_dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(toy["base"])
+    texts = SENTENCES[:5]
+    df = sweep_model(model, tokenizer, {"lora": str(adapter)}, texts, alpha=[0.0, 0.7], max_length=64)
+    whole = df[df.category == "all"].set_index("lora")
+    for c in (0.0, 0.7):
+        ref = merged(toy["base"], adapter, c)
+        want = sweep_model(ref, tokenizer, {"none": {}}, texts, alpha=[0.0], max_length=64)
+        assert whole.loc[c, "loss"] == pytest.approx(want[want.category == "all"].loss.item(), rel=1e-5)
+    assert whole.loc[0.7, "loss"] != whole.loc[0.0, "loss"]
