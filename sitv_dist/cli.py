@@ -158,11 +158,27 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def status_text(st: dict) -> str:
+    """`sitv status` for a person: the totals in a sentence, then one line per shard."""
+    lines = [f"{st['done']} of {st['points']} points done, {st['points'] - st['done']} missing; "
+             f"{st['evaluations']} evaluations ({st['recomputed']} recomputed)"]
+    for shard, c in st["shards"].items():
+        failed = f", {c['failed']} failed" if c["failed"] else ""
+        lines.append(f"  shard {shard}: {c['done']} done, {c['missing']} missing{failed}")
+    return "\n".join(lines)
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from .sweep.reduce import status
     _existing(args.out_dir)
-    print(json.dumps(status(OutDir(args.out_dir)), indent=1))
+    st = status(OutDir(args.out_dir))
+    print(json.dumps(st, indent=1) if args.json else status_text(st))
     return 0
+
+
+def _status_args(p):
+    _out_dir_arg(p)
+    p.add_argument("--json", action="store_true", help="print the counts as JSON (for scripts)")
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -269,7 +285,7 @@ COMMANDS = [        # name, help, arguments, what it runs
      _derivatives_args, cmd_derivatives),
     ("reduce", "merge point files into results/<sweep>.json", _out_dir_arg, cmd_reduce),
     ("report", "write analysis.json, plots and report.md", _report_args, cmd_report),
-    ("status", "done / missing points per shard", _out_dir_arg, cmd_status),
+    ("status", "done / missing points per shard", _status_args, cmd_status),
     ("compare", "compare the line sweeps of several experiments (tables, intervals, plots)", _compare_args,
      cmd_compare),
     ("config-reference", "print every config key with its default and meaning", lambda p: None,
