@@ -30,7 +30,7 @@ def _load(path: str | None, overrides: list[str]):
 def _config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-c", "--config", help="YAML config (default: the embedded default experiment)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key, e.g. --set sweep.alpha.num=50 (repeatable)")
+                   help="override a config key, e.g. --set sweep.alpha.num=41 (repeatable)")
 
 
 def _config(args: argparse.Namespace):
