@@ -15,6 +15,18 @@ from .outdir import OutDir, OutDirError
 from .vectors.ops import ops_registry as direction_ops
 
 
+USAGE = """Loss landscapes along task vectors: how the loss of a model changes as a fine-tuning's
+weight difference T is added to it, M(α) = M_base + αT.
+
+  sitv plan -c CONFIG          the memory a run needs per worker, before any model loads
+  sitv run -c CONFIG           fine-tune, sweep, compute derivatives and write OUT/report.md
+  sitv status OUT              how many points are done (add --json for scripts)
+  sitv compare OUT1 OUT2 ...   one table for several runs
+  sitv config-reference        every config key with its default
+
+Each command's options: sitv COMMAND --help."""
+
+
 def config_reference() -> str:
     """Every config key, then every direction op's keys (the README's reference section)."""
     return reference() + "\n\n" + direction_ops.reference()
@@ -294,7 +306,7 @@ COMMANDS = [        # name, help, arguments, what it runs
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sitv", description=__doc__)
+    parser = argparse.ArgumentParser(prog="sitv", description=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, text, add_args, func in COMMANDS:
         p = sub.add_parser(name, help=text)

@@ -18,3 +18,13 @@ def test_status_text_and_json(monkeypatch, tmp_path, capsys):
     assert capsys.readouterr().out.startswith("7 of 10 points done")
     assert cli.main(["status", str(tmp_path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["shards"]["1"]["failed"] == 2
+
+
+def test_help_speaks_to_users(capsys):
+    import pytest
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "M(α) = M_base + αT" in out and "sitv run -c CONFIG" in out and "sitv COMMAND --help" in out
+    assert "imports its stage" not in out            # the module docstring is for developers
