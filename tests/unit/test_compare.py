@@ -205,3 +205,12 @@ def test_compare_and_report_agree_on_every_crossing(runs):
             assert [2 * e["x"] for e in r["squaring"]] == [e["coefficient"] for e in r["squaring"]]
             for e in r["compositional"]:
                 assert e["coefficient"] in report and e["x"] + e["x"] ** 2 == pytest.approx(e["coefficient"], abs=1e-12)
+
+
+def test_colliding_names_are_labelled_by_out_dir():
+    from pathlib import Path
+
+    from sitv_dist.results.compare.comparison import unique_labels
+    dirs = [Path("runs/gemma"), Path("runs/smollm"), Path("other/x"), Path("more/x"), Path("runs/b")]
+    assert unique_labels(["default", "default", "exp", "exp", "b"], dirs) == \
+        ["gemma", "smollm", "other/x", "more/x", "b"]
