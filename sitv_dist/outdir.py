@@ -77,7 +77,28 @@ class OutDir:
         except OSError as exc:
             raise ConfigError(f"out_dir: cannot write to {self.root} ({exc.strerror or exc}); choose a writable "
                               "directory (it is created if missing)") from None
+        escape = self.link_out()
+        if escape:
+            raise ConfigError(f"out_dir: {escape} is a symlink to {escape.resolve()}, outside {self.root}; sitv "
+                              "writes only inside out_dir: replace the link by a directory (or point out_dir there)")
         return self
+
+    def link_out(self) -> Path | None:
+        """The first symlink in OUT or one level below whose target lies outside OUT (files are
+        written through such a link, so they would land elsewhere), or None."""
+        inside = self.root.resolve()
+        level = [self.root]
+        for _ in range(2):
+            below = []
+            for folder in level:
+                for entry in os.scandir(folder):
+                    path = Path(entry.path)
+                    if entry.is_symlink() and not path.resolve().is_relative_to(inside):
+                        return path
+                    if entry.is_dir(follow_symlinks=False):
+                        below.append(path)
+            level = below
+        return None
 
     # ------------------------------------------------------------------ paths
     @property
