@@ -66,7 +66,9 @@ def _existing(out_dir: str) -> None:
 # ------------------------------------------------------------------ one function per subcommand
 def cmd_run(args: argparse.Namespace) -> int:
     from .stages.run import run
-    run(_config(args)[0])
+    cfg, out = _config(args)
+    with out.pipeline_lock():           # one `sitv run` per out_dir at a time
+        run(cfg)
     return 0
 
 

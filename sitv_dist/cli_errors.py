@@ -12,7 +12,9 @@ from safetensors import SafetensorError
 
 
 def _size(n: float) -> str:
-    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 1024:.0f} KiB"
+    if n >= 2**20:
+        return f"{n / 2**20:.1f} MiB"
+    return f"{n / 1024:.0f} KiB" if n >= 10 * 1024 else f"{n:,.0f} bytes"
 
 
 def _free_space(path: str | None) -> str:

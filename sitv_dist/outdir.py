@@ -167,6 +167,19 @@ class OutDir:
         """Held while a process checks OUT against its config and writes plan.json."""
         return FileLock(self.locks_dir / "plan.lock")
 
+    @contextmanager
+    def pipeline_lock(self):
+        """Held by `sitv run` for its whole life: a second `sitv run` on the same OUT would
+        fine-tune the same tasks into the same folders at once, so it refuses with one line."""
+        lock = FileLock(self.locks_dir / "run.lock")
+        if not lock.acquire(blocking=False):
+            raise OutDirError(f"{self.locks_dir / 'run.lock'} is held: another `sitv run` is using {self.root}; "
+                              "wait for it to end (its finished work is reused) or choose another out_dir")
+        try:
+            yield
+        finally:
+            lock.release()
+
     def sweep_in_progress(self) -> bool:
         """Whether another process is evaluating a shard of this OUT now."""
         return self.locks_dir.is_dir() and any(FileLock(p).busy() for p in self.locks_dir.glob("shard-*.lock"))

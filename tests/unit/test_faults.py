@@ -43,6 +43,31 @@ def test_full_disk_keeps_the_old_file_and_leaves_no_temp(tmp_path, monkeypatch):
     assert sorted(p.name for p in target.parent.iterdir()) == ["p.json"]
 
 
+def test_a_second_sitv_run_on_one_out_dir_refuses_with_one_line(tmp_path, capsys):
+    from sitv_dist.outdir import OutDir
+    out = OutDir(tmp_path / "out").create()
+    with out.pipeline_lock():              # another `sitv run` holds it (flock conflicts across descriptors)
+        assert main(["run", "--set", f"out_dir={out.root}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {out.root}/locks/run.lock is held: another `sitv run` is using {out.root}; wait for it "
+                   "to end (its finished work is reused) or choose another out_dir"]
+
+
+def test_a_filesystem_without_locks_gets_one_warning_line(tmp_path, monkeypatch, capsys):
+    from sitv_dist import io as sitv_io
+
+    def no_locks(fd, op):
+        raise OSError(errno.ENOLCK, "No locks available")
+    monkeypatch.setattr(sitv_io.fcntl, "flock", no_locks)
+    monkeypatch.setattr(sitv_io.FileLock, "warned", False)
+    for _ in range(2):
+        with sitv_io.FileLock(tmp_path / "locks" / "a.lock"):
+            pass
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"warning: {tmp_path}/locks does not support file locks; concurrent sweeps on this out_dir may "
+                   "evaluate points twice"]
+
+
 def test_debug_flag_shows_the_traceback(tmp_path, monkeypatch, capsys):
     def full(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "T.safetensors"))
