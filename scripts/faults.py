@@ -43,12 +43,21 @@ Kills during every stage are tried by `tests/integration/test_faults_kills.py` (
 
 """
 FOOTER = """
-## Kills
+## Kills, full disks during a sweep, two runs at once
 
-`tests/integration/test_faults_kills.py` sends SIGKILL and SIGTERM to `sitv` while it writes a
-task vector and while it sweeps, then reruns: the rerun recomputes no finished point, and no
-half-written file is trusted (every file of OUT is written to a temporary name and renamed, see
-`sitv_dist/io.py`; a point file that does not parse counts as missing).
+- `tests/integration/test_faults_kills.py` sends SIGKILL and SIGTERM to `sitv run` during
+  fine-tuning (with and without `finetune.checkpoint_every`), the sweep and the report, then
+  reruns it: the rerun completes, refits no finished task (its task vector is the same file,
+  bytes and mtime) and evaluates no point twice. Every file of OUT is written to a hidden temp
+  name and renamed (`sitv_dist/io.py`); a SIGKILL between the two can leave `.NAME.*.tmp`,
+  which nothing reads; a point file that does not parse counts as missing.
+- `tests/integration/test_faults_disk.py` fills a real tmpfs under OUT during `sitv sweep`:
+  one line naming the file, the free and the needed space, a non-zero exit, no temp file left;
+  after space is freed the rerun evaluates only the missing points.
+- A second `sitv run` on an OUT in use refuses at once (`OUT/locks/run.lock`); two `sitv sweep`
+  share the work by shard locks (`tests/integration/test_concurrency.py`). On a filesystem
+  without locks `sitv` warns once, in one line, and runs unlocked.
+- `sitv --debug ...` (or `SITV_DEBUG=1`) re-raises instead of printing the one line.
 """
 
 
