@@ -64,18 +64,21 @@ def _existing(out_dir: str) -> None:
 
 
 # ------------------------------------------------------------------ one function per subcommand
+def _experiment(args: argparse.Namespace):
+    """The command's experiment: the Python API that every stage command calls."""
+    from .api.experiment_api import Experiment
+    return Experiment(_config(args)[0])
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from .stages.run import run
-    cfg, out = _config(args)
-    with out.pipeline_lock():           # one `sitv run` per out_dir at a time
-        run(cfg)
+    experiment = _experiment(args)
+    with experiment.out.pipeline_lock():        # one `sitv run` per out_dir at a time
+        experiment.run()
     return 0
 
 
 def cmd_finetune(args: argparse.Namespace) -> int:
-    from .stages.finetune import finetune
-    cfg, out = _config(args)
-    finetune(cfg, out, args.task, force=args.force)
+    _experiment(args).finetune(args.task, force=args.force)
     return 0
 
 
@@ -91,14 +94,18 @@ def cmd_taskvector(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from .stages.sweep import sweep_command
     if args.shard is not None and args.shard < 0:
         raise ConfigError(f"--shard: must be >= 0, got {args.shard}")
-    cfg, out = _config(args)
+    experiment = _experiment(args)
+    cfg = experiment.cfg
     if args.shard is not None and args.shard >= _shards(cfg):
         raise ConfigError(f"--shard: {args.shard} is not a shard of this plan (shards 0..{_shards(cfg) - 1}); "
                           "pass --num-shards or set sweep.num_shards to the count you split into")
-    return sweep_command(cfg, out, args.shard, wait=args.wait, reduce=not args.no_reduce)
+    outcome = experiment.launch_sweep(None if args.shard is None else [args.shard], args.wait, not args.no_reduce)
+    from .api.experiment_api import SweepHandle
+    if isinstance(outcome, SweepHandle):        # submitted to Slurm, not waited for
+        return 0
+    return 1 if outcome.failed or (getattr(outcome, "missing", 0) and args.shard is None) else 0
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -112,31 +119,18 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_refine(args: argparse.Namespace) -> int:
-    from .stages.report import reduce_and_report
-    from .stages.sweep import refine
     if args.tol is not None and not args.tol > 0:
         raise ConfigError(f"--tol: must be > 0 (a bracket width in coefficient units), got {args.tol}")
     if args.rounds is not None and args.rounds < 0:
         raise ConfigError(f"--rounds: must be >= 0, got {args.rounds}")
-    cfg, out = _config(args)
-    added = refine(cfg, out, args.rounds if args.rounds is not None else cfg.sweep.refine_rounds,
-                   args.tol if args.tol is not None else cfg.sweep.refine_tol)
-    print(f"refine: {sum(added)} point(s) added in {len(added)} round(s)")
-    reduce_and_report(out)
-    print(f"report: {out.report}")
+    _experiment(args).refine(args.rounds, args.tol)
     return 0
 
 
 def cmd_derivatives(args: argparse.Namespace) -> int:
-    from .stages.derivatives import compute
-    from .stages.report import reduce_and_report
     if args.controls < 0:
         raise ConfigError(f"--controls: must be >= 0 (random directions per line), got {args.controls}")
-    cfg, out = _config(args)
-    compute(cfg, out, controls=args.controls)
-    print(f"wrote {out.derivatives}")
-    reduce_and_report(out)
-    print(f"report: {out.report}")
+    _experiment(args).derivatives(controls=args.controls)
     return 0
 
 
@@ -181,6 +175,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(f"compare: {exc}", file=sys.stderr)
         return 1
     print(f"wrote {Path(args.out) / 'compare.md'}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .api.results import open_results
+    _existing(args.out_dir)
+    print(f"wrote {open_results(args.out_dir).export(args.format, args.out)}")
     return 0
 
 
@@ -262,6 +263,12 @@ def _compare_args(p):
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
 
 
+def _export_args(p):
+    _out_dir_arg(p)
+    p.add_argument("--format", choices=["csv", "parquet"], default="csv", help="table format (default csv)")
+    p.add_argument("--out", metavar="FILE", help="where to write it (default OUT/tables/results.FORMAT)")
+
+
 COMMANDS = [        # name, help, arguments, what it runs
     ("run", "fine-tune, build task vectors, sweep, reduce and report", _run_args, cmd_run),
     ("finetune", "fine-tune the base on tasks and write their task vectors", _finetune_args, cmd_finetune),
@@ -278,6 +285,8 @@ COMMANDS = [        # name, help, arguments, what it runs
     ("status", "done / missing points per shard", _out_dir_arg, cmd_status),
     ("compare", "compare the line sweeps of several experiments (tables, intervals, plots)", _compare_args,
      cmd_compare),
+    ("export", "the results as one long table (csv or parquet; needs the `tables` extra)", _export_args,
+     cmd_export),
     ("config-reference", "print every config key with its default and meaning", lambda p: None,
      cmd_config_reference),
 ]

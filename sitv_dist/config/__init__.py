@@ -14,11 +14,12 @@ A leaf of the import graph: nothing here imports the rest of the project.
 from .checks import DTYPES, EMBEDDED_TASKS, ConfigError
 from .experiment import (EmbeddedConfig, EvalConfig, ExperimentConfig, FinetuneConfig, LmEvalConfig, ModelConfig,
                          TaskConfig)
-from .load import dump, from_dict, load_config, read_resolved, to_dict
+from .load import config_from_data, dump, from_dict, load_config, read_resolved, set_key, to_dict
 from .reference import reference
 from .range import RangeConfig
 from .sweep_section import GridConfig, SlurmConfig, SweepConfig
+from .tracking import TrackingConfig
 
 __all__ = ["DTYPES", "EMBEDDED_TASKS", "ConfigError", "EmbeddedConfig", "EvalConfig",
            "ExperimentConfig", "FinetuneConfig", "GridConfig", "LmEvalConfig", "ModelConfig", "RangeConfig",
-           "SlurmConfig", "SweepConfig", "TaskConfig", "dump", "from_dict", "load_config", "read_resolved", "reference", "to_dict"]
+           "SlurmConfig", "SweepConfig", "TaskConfig", "TrackingConfig", "config_from_data", "dump", "from_dict", "load_config", "read_resolved", "reference", "set_key", "to_dict"]

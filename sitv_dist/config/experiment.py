@@ -14,6 +14,7 @@ from .checks import DTYPES, EMBEDDED_TASKS, ConfigError, check_source, choice, n
 from .deepspeed import read_deepspeed_json
 from .merge_sweep import merge_direction_names
 from .sweep_section import SlurmConfig, SweepConfig
+from .tracking import TrackingConfig
 
 
 @dataclass
@@ -249,6 +250,8 @@ class ExperimentConfig:
     """What to sweep."""
     slurm: SlurmConfig = field(default_factory=SlurmConfig)
     """Slurm settings for sweep.launcher = slurm (submitit array jobs)."""
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    """Experiment trackers that also receive the curves and figures (rank 0 only; a failing tracker warns once and never fails a run)."""
 
     def validate(self) -> "ExperimentConfig":
         require(self.out_dir, "out_dir", "give an output directory")
@@ -264,6 +267,7 @@ class ExperimentConfig:
         self.eval.validate("eval")
         self.sweep.validate("sweep")
         self.slurm.validate("slurm")
+        self.tracking.validate("tracking")
         n, ranks = self.sweep.devices_per_worker, self.slurm.ranks_per_task
         if self.sweep.launcher == "slurm" and n > 1 and self.slurm.gpus_per_task < n * ranks:
             raise ConfigError(f"slurm.gpus_per_task: {self.slurm.gpus_per_task} GPU(s) for {ranks} rank(s) of "

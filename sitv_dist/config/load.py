@@ -3,6 +3,7 @@ dataclasses with the key of any unknown field or wrong type named, then validate
 YAML text of a resolved config (what OUT/config.resolved.yaml holds)."""
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import os
@@ -17,8 +18,10 @@ from .checks import ConfigError
 from .experiment import ExperimentConfig
 
 
-def load_config(path: str | os.PathLike | None = None, overrides: list[str] = ()) -> ExperimentConfig:
-    """Defaults <- YAML file <- `key.path=value` overrides, then validated."""
+def load_config(path: str | os.PathLike | None = None, overrides: list[str] = (),
+                values: dict[str, Any] | None = None) -> ExperimentConfig:
+    """Defaults <- YAML file <- `key.path=value` overrides <- dotted-key `values` (the Python
+    API's keyword overrides), then validated."""
     data: dict[str, Any] = {}
     if path is not None:
         p = Path(path)
@@ -38,6 +41,17 @@ def load_config(path: str | os.PathLike | None = None, overrides: list[str] = ()
             raise ConfigError(f"config file {p}: the top level must be a mapping of keys")
     for item in overrides:
         _apply_override(data, item)
+    return config_from_data(data, values)
+
+
+def config_from_data(data: dict, values: dict[str, Any] | None = None) -> ExperimentConfig:
+    """Plain config data (a YAML file's mapping) with dotted-key `values` set, validated: the
+    Python API's `Experiment.from_dict` (`data` is not changed)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"config: expected a mapping of keys, got {type(data).__name__}")
+    data = copy.deepcopy(data)
+    for key, value in (values or {}).items():
+        set_key(data, key, value)
     return from_dict(ExperimentConfig, data, "").validate()
 
 
@@ -99,6 +113,13 @@ def _apply_override(data: dict, item: str) -> None:
     except yaml.YAMLError as exc:
         raise ConfigError(f"--set {key}: the value {raw!r} is not valid YAML ({_yaml_problem(exc)}); quote strings, "
                           "e.g. --set name='a: b'") from None
+    set_key(data, key, value)
+
+
+def set_key(data: dict, key: str, value: Any) -> None:
+    """Set the dotted `key` (list items by index) of plain config data to `value`."""
+    if not key or "" in key.split("."):
+        raise ConfigError(f"--set {key!r}: expected KEY.PATH=VALUE, e.g. sweep.alpha.num=50")
     parts = key.split(".")
     node: Any = data
     for i, part in enumerate(parts[:-1]):

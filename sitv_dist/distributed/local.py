@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from tqdm.auto import tqdm
+from ..progress import bar as tqdm    # tqdm.auto, quiet in a non-TTY log
 
 from ..config import ConfigError, ExperimentConfig
 from .launcher import Finished, Handle, Launcher, Outcome, Work

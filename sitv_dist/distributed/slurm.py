@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 import submitit
-from tqdm.auto import tqdm
+from ..progress import bar as tqdm    # tqdm.auto, quiet in a non-TTY log
 
 from ..config import ExperimentConfig, SlurmConfig
 from ..outdir import OutDir

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.utils.data import DistributedSampler
-from tqdm.auto import tqdm
+from ..progress import bar as tqdm    # tqdm.auto, quiet in a non-TTY log
 
 from ..config import FinetuneConfig
 from ..distributed.collectives import all_sum, from_rank0, rank_world, this_process_only

@@ -11,7 +11,10 @@ from ..distributed.torchrun import process_group
 from ..distributed.where import Place, from_env
 from ..finetune.task import finetune_task
 from ..models.location import model_location
+from ..io import read_json
 from ..outdir import OutDir
+from ..tracking.curves import log_history
+from ..tracking.tracking_registry import open_tracking
 from .prepare import preflight, prepare_base, tasks_to_finetune
 
 
@@ -37,10 +40,13 @@ def finetune_here(cfg: ExperimentConfig, out: OutDir, names: list[str], force: b
         torch.set_num_threads(cfg.finetune.threads)
     try:
         paths = []
-        for name in names:
-            paths.append(str(finetune_task(cfg, out, name, location, force=force)))
-            if rank == 0 and announce:
-                print(f"wrote {paths[-1]}", flush=True)
+        with open_tracking(cfg.tracking, cfg.name, out.root) as tracking:      # nothing on ranks other than 0
+            for name in names:
+                paths.append(str(finetune_task(cfg, out, name, location, force=force)))
+                if rank == 0 and announce:
+                    print(f"wrote {paths[-1]}", flush=True)
+                if tracking and out.history(name).is_file():
+                    log_history(tracking, name, read_json(out.history(name)))
         return paths
     finally:
         torch.set_num_threads(before)       # the sweep that follows sets its own

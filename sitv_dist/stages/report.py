@@ -2,9 +2,12 @@
 write the report (each timed in OUT/timings.json)."""
 from __future__ import annotations
 
+from ..config import read_resolved
 from ..outdir import OutDir
 from ..results.report.run_report import write_report
 from ..sweep.reduce import reduce
+from ..tracking.curves import log_figures
+from ..tracking.tracking_registry import open_tracking
 
 
 def reduce_and_report(out: OutDir) -> dict:
@@ -12,4 +15,9 @@ def reduce_and_report(out: OutDir) -> dict:
     with out.timed("reduce"):
         reduce(out)
     with out.timed("report"):
-        return write_report(out.root)
+        analysis = write_report(out.root)
+    cfg = read_resolved(out.config) if out.config.is_file() else None
+    if cfg is not None and cfg.tracking.enabled():
+        with open_tracking(cfg.tracking, cfg.name, out.root) as tracking:
+            log_figures(tracking, out.root, analysis.get("plots", {}))
+    return analysis

@@ -9,6 +9,7 @@ import socket
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Callable
 
 import torch
 
@@ -96,6 +97,8 @@ class SweepSummary:
     missing: int | None = None   # targeted points still not on disk (None: not waited for)
     failed: int = 0              # failed points, plus workers or tasks that ended badly
     complete: bool = False       # every point of the plan is on disk
+    finish: Callable[[], "SweepSummary"] | None = field(default=None, repr=False, compare=False)
+    # not waited for: blocks until the submitted jobs end, then counts (the Python API's handle.wait())
 
     def __getitem__(self, key: str):
         return getattr(self, key)
@@ -126,8 +129,16 @@ def execute(cfg: ExperimentConfig, out: OutDir, plan: Plan, shards: list[int] | 
             print(f"submitted {len(handle.submitted)} Slurm array task(s): "
                   f"{', '.join(handle.submitted) or 'none needed'}", flush=True)
             if handle.submitted and not wait:
-                return SweepSummary(how, handle.submitted, waited=False, skipped=len(done_before))
+                return SweepSummary(how, handle.submitted, waited=False, skipped=len(done_before),
+                                    finish=lambda: _summarise(how, handle, handle.wait(), out, plan, targeted,
+                                                              done_before, token))
         outcome = handle.wait()
+    return _summarise(how, handle, outcome, out, plan, targeted, done_before, token)
+
+
+def _summarise(how: str, handle, outcome, out: OutDir, plan: Plan, targeted: list, done_before: set[str],
+               token: str) -> SweepSummary:
+    """The summary of a launch that has ended, counted from the disk (and printed)."""
     for name, error in outcome.failed.items():
         if how == "slurm":
             print(f"Slurm task {name} failed: {error}", flush=True)
@@ -225,18 +236,3 @@ def refine(cfg: ExperimentConfig, out: OutDir, rounds: int, tol: float, progress
             raise RuntimeError(f"refinement round {round_no}: {summary.missing} point(s) missing; rerun to finish")
         print(f"refine: round {round_no} added {added[-1]} point(s)", flush=True)
     return added
-
-
-def sweep_command(cfg: ExperimentConfig, out: OutDir, shard: int | None, wait: bool, reduce: bool) -> int:
-    """`sitv sweep`: the launcher decides; exit code 1 when points failed or are missing."""
-    place = from_env()
-    if choose_launcher(cfg, place) == "torchrun":
-        stats = sweep_rank(cfg, out, place, reduce_at_end=reduce)
-        return 1 if stats.failed else 0
-    summary = sweep(cfg, out, None if shard is None else [shard], wait=wait or cfg.sweep.launcher != "slurm")
-    if summary.failed or (summary.missing and shard is None):
-        return 1
-    if reduce and shard is None and summary.complete:
-        reduce_and_report(out)
-        print(f"report: {out.report}")
-    return 0

@@ -11,16 +11,18 @@ import traceback
 from dataclasses import dataclass, field
 
 import torch
-from tqdm.auto import tqdm
+from ..progress import bar as tqdm    # tqdm.auto, quiet in a non-TTY log
 
 from ..config import ExperimentConfig, load_config
 from ..models.loading import load_tokenizer
 from ..models.location import require_base
 from ..outdir import RUN_VARIABLE, OutDir
+from ..tracking.curves import log_point
+from ..tracking.tracking_registry import open_tracking
 from ..vectors import taskvector
 from .plan import Plan, PlannedPoint, load_plan
 from .resident import build_eval_sets, eval_sets_info, load_resident
-from .scores.scores_registry import setup_scores
+from .scores.scores_registry import reduce_set, setup_scores
 
 
 class Worker:
@@ -100,7 +102,8 @@ def run_shards(cfg: ExperimentConfig, out: OutDir, plan: Plan, shards: list[int]
     pending = [k for k in shards if any(p.shard == k and p.id not in done for p in mine)]
     bar = tqdm(total=sum(p.id not in done for p in mine), disable=not progress, unit="pt",
                desc=f"sweep shards {shards[0]}..{shards[-1]}" if len(shards) > 1 else f"sweep shard {shards[0]}")
-    with bar:
+    with bar, open_tracking(cfg.tracking, cfg.name, out.root) as tracking:
+        log = _point_logger(plan, tracking) if tracking else None
         while pending:
             k, lock = _take_shard(out, plan, pending)
             pending.remove(k)
@@ -110,13 +113,24 @@ def run_shards(cfg: ExperimentConfig, out: OutDir, plan: Plan, shards: list[int]
                 todo = [p for p in shard if p.id not in finished]
                 if todo and worker is None:     # loads the vectors of every point this process may still evaluate
                     worker = Worker(cfg, out, plan, device, [p for p in mine if p.id not in done])
-                _evaluate(worker, out, todo, stats, bar)
+                _evaluate(worker, out, todo, stats, bar, log)
             finally:
                 lock.release()
     return stats
 
 
-def _evaluate(worker: Worker, out: OutDir, todo: list[PlannedPoint], stats: WorkerStats, bar) -> None:
+def _point_logger(plan: Plan, tracking):
+    """Log an evaluated point's L(c) on every line it lies on (tracking.curves.log_point)."""
+    column = {s.name: plan.directions.index(s.directions[0]) for s in plan.sweeps if s.kind == "line"}
+
+    def log(point: PlannedPoint, record: dict) -> None:
+        lines = {name: point.coefficients[column[name]] for name in point.sweeps if name in column}
+        if lines:
+            log_point(tracking, lines, {name: reduce_set(entry)["loss"] for name, entry in record["sets"].items()})
+    return log
+
+
+def _evaluate(worker: Worker, out: OutDir, todo: list[PlannedPoint], stats: WorkerStats, bar, log=None) -> None:
     streak: list[str] = []
     for point in todo:
         bar.update(1)
@@ -141,6 +155,8 @@ def _evaluate(worker: Worker, out: OutDir, todo: list[PlannedPoint], stats: Work
         out.clear_failure(point.id)
         stats.evaluated += 1
         stats.evaluated_ids.append(point.id)
+        if log is not None:
+            log(point, record)
 
 
 def ensure_eval_sets_file(cfg: ExperimentConfig, out: OutDir, plan: Plan) -> None:

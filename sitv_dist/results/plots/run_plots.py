@@ -24,9 +24,14 @@ from ..analysis.landscape import category_loss  # noqa: E402
 DPI = 120
 
 
-def save(fig, path: Path, dpi: int = DPI, tight: bool = True) -> Path:
+def save(fig, path: Path | None, dpi: int = DPI, tight: bool = True):
     """Write ``fig`` to ``path`` and close it; ``tight=False`` for figures that use another
-    layout engine (e.g. ``layout="constrained"``)."""
+    layout engine (e.g. ``layout="constrained"``). ``path`` None: the open figure itself
+    (the Python API's `Results.plot`)."""
+    if path is None:
+        if tight:
+            fig.tight_layout()
+        return fig
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if tight:
