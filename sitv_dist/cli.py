@@ -19,6 +19,18 @@ from .outdir import OutDir, OutDirError
 from .vectors.ops import ops_registry as direction_ops
 
 
+USAGE = """Loss landscapes along task vectors: how the loss of a model changes as a fine-tuning's
+weight difference T is added to it, M(α) = M_base + αT.
+
+  sitv plan -c CONFIG          the memory a run needs per worker, before any model loads
+  sitv run -c CONFIG           fine-tune, sweep, compute derivatives and write OUT/report.md
+  sitv status OUT              how many points are done (add --json for scripts)
+  sitv compare OUT1 OUT2 ...   one table for several runs
+  sitv config-reference        every config key with its default
+
+Each command's options: sitv COMMAND --help."""
+
+
 def config_reference() -> str:
     """Every config key, then every direction op's keys (the README's reference section)."""
     return reference() + "\n\n" + direction_ops.reference()
@@ -34,7 +46,7 @@ def _load(path: str | None, overrides: list[str]):
 def _config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-c", "--config", help="YAML config (default: the embedded default experiment)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key, e.g. --set sweep.alpha.num=50 (repeatable)")
+                   help="override a config key, e.g. --set sweep.alpha.num=41 (repeatable)")
 
 
 def _config(args: argparse.Namespace):
@@ -158,11 +170,27 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def status_text(st: dict) -> str:
+    """`sitv status` for a person: the totals in a sentence, then one line per shard."""
+    lines = [f"{st['done']} of {st['points']} points done, {st['points'] - st['done']} missing; "
+             f"{st['evaluations']} evaluations ({st['recomputed']} recomputed)"]
+    for shard, c in st["shards"].items():
+        failed = f", {c['failed']} failed" if c["failed"] else ""
+        lines.append(f"  shard {shard}: {c['done']} done, {c['missing']} missing{failed}")
+    return "\n".join(lines)
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from .sweep.reduce import status
     _existing(args.out_dir)
-    print(json.dumps(status(OutDir(args.out_dir)), indent=1))
+    st = status(OutDir(args.out_dir))
+    print(json.dumps(st, indent=1) if args.json else status_text(st))
     return 0
+
+
+def _status_args(p):
+    _out_dir_arg(p)
+    p.add_argument("--json", action="store_true", help="print the counts as JSON (for scripts)")
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -282,7 +310,7 @@ COMMANDS = [        # name, help, arguments, what it runs
      _derivatives_args, cmd_derivatives),
     ("reduce", "merge point files into results/<sweep>.json", _out_dir_arg, cmd_reduce),
     ("report", "write analysis.json, plots and report.md", _report_args, cmd_report),
-    ("status", "done / missing points per shard", _out_dir_arg, cmd_status),
+    ("status", "done / missing points per shard", _status_args, cmd_status),
     ("compare", "compare the line sweeps of several experiments (tables, intervals, plots)", _compare_args,
      cmd_compare),
     ("export", "the results as one long table (csv or parquet; needs the `tables` extra)", _export_args,
@@ -293,7 +321,7 @@ COMMANDS = [        # name, help, arguments, what it runs
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sitv", description=__doc__)
+    parser = argparse.ArgumentParser(prog="sitv", description=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--debug", action="store_true", help="show the traceback of a failure (anywhere in the line)")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, text, add_args, func in COMMANDS:

@@ -107,7 +107,7 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
 def _apply_override(data: dict, item: str) -> None:
     key, sep, raw = item.partition("=")
     if not sep or not key or "" in key.split("."):
-        raise ConfigError(f"--set {item!r}: expected KEY.PATH=VALUE, e.g. sweep.alpha.num=50")
+        raise ConfigError(f"--set {item!r}: expected KEY.PATH=VALUE, e.g. sweep.alpha.num=41")
     try:
         value = yaml.load(raw, Loader=_UniqueKeyLoader) if raw.strip() else ""
     except yaml.YAMLError as exc:

@@ -51,6 +51,7 @@ class MergeSweepConfig:
         if not self.of:
             raise ConfigError(f"{key}.of: give the task vectors to merge, e.g. [sentiment_positive, sentiment_negative]")
         self.alpha.validate(f"{key}.alpha")
+        self.alpha.require_zero(f"{key}.alpha")
         self.density.validate(f"{key}.density")
         if not 0.0 < self.density.start:
             raise ConfigError(f"{key}.density.start: above 0 (the fraction of entries kept), got {self.density.start}")

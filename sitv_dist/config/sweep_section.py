@@ -28,6 +28,7 @@ class GridConfig:
         if self.name:
             path_name(self.name, f"{key}.name")
         self.range.validate(f"{key}.range")
+        self.range.require_zero(f"{key}.range")
 
 
 @dataclass
@@ -96,6 +97,7 @@ class SweepConfig:
 
     def validate(self, key: str) -> None:
         self.alpha.validate(f"{key}.alpha")
+        self.alpha.require_zero(f"{key}.alpha")
         choice(self.launcher, ("local", "slurm"), f"{key}.launcher")
         positive(self.workers, f"{key}.workers")
         positive(self.refine_tol, f"{key}.refine_tol")

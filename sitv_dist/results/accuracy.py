@@ -31,14 +31,18 @@ def _value(point: dict, task: str, metric: str) -> float | None:
     return None if mc is None else mc.get(metric)
 
 
-def _best(xs: list, ys: list, metric: str = "acc") -> dict:
-    """The best value (the lowest for perplexities) and where; the first of equal values."""
+def _best(xs: list, ys: list, metric: str = "acc", base: float | None = None) -> dict:
+    """The best value (the lowest for perplexities) and where; the first of equal values. A
+    best that only ties the base value is no change: x None, ``no_change`` True (a "best" at
+    some α equal to α = 0's value is not a finding)."""
     pairs = [(x, y) for x, y in zip(xs, ys) if y is not None]
     if not pairs:
-        return {"x": None, "y": None}
+        return {"x": None, "y": None, "no_change": False}
     sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
     x, y = max(pairs, key=lambda p: sign * p[1])
-    return {"x": x, "y": y}
+    if base is not None and sign * y <= sign * base:
+        return {"x": None, "y": base, "no_change": True}
+    return {"x": x, "y": y, "no_change": False}
 
 
 def _lm_eval_metrics(results: dict) -> dict[str, list[str]]:
@@ -69,7 +73,7 @@ def accuracy_analysis(results: dict) -> dict | None:
             entry = {"task": s["task"], **({"items": s["items"]} if "items" in s else {}), "metrics": {}}
             for metric, fn in s["values"].items():
                 curve = [fn(points[i]) for i in index["line"]]
-                entry["metrics"][metric] = {"curve": curve, "base": fn(base), "best": _best(alpha, curve, metric)}
+                entry["metrics"][metric] = {"curve": curve, "base": fn(base), "best": _best(alpha, curve, metric, fn(base))}
             out["series"][key] = entry
     else:
         out["axes"] = results["axes"]

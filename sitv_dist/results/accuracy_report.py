@@ -87,7 +87,7 @@ def accuracy_section(an: dict) -> list[str]:
                     base_ci = interval(ci["ci"][k0], _score) if ci and k0 is not None else "n/a"
                     best_ci = interval(ci["ci"][a["alpha"].index(m["best"]["x"])], _score) \
                         if ci and m["best"]["x"] is not None else "n/a"
-                    rows.append([key, metric, _score(m["base"]), base_ci, fmt(m["best"]["x"], 3), _score(m["best"]["y"]),
+                    rows.append([key, metric, _score(m["base"]), base_ci, "no change" if m["best"].get("no_change") else fmt(m["best"]["x"], 3), _score(m["best"]["y"]),
                                  best_ci, interval(ci["best_alpha_ci"], _alpha) if ci else "n/a"])
                 else:
                     best = m["best"]

@@ -1,5 +1,5 @@
 """The Slurm launcher on a real single-node Slurm (started by slurm/local-cluster.sh):
-a 30×30 grid as an array job, a task killed with SIGKILL, a preempted task — no finished
+a 31×31 grid as an array job, a task killed with SIGKILL, a preempted task — no finished
 point lost, none recomputed, the same bits as one process."""
 import json
 import re
@@ -26,10 +26,10 @@ def same_bits(a_dir, b_dir):
 
 
 def slow_config(toy, tmp_path, out):
-    """A 20×20 grid over an eval set 30× larger, so that a task runs for several seconds."""
+    """A 21×21 grid (odd: 0 is on it) over an eval set 30× larger, so that a task runs for several seconds."""
     big = tmp_path / "big.jsonl"
     big.write_text(toy["general"].read_text() * 30)
-    path = make_config(toy, tmp_path, out, grid_num=20)
+    path = make_config(toy, tmp_path, out, grid_num=21)
     return path, [f"eval.general={big}", "sweep.num_shards=4"]
 
 
@@ -85,18 +85,18 @@ def points_of_shard(out, plan, shard):
 
 def test_grid_30x30_as_array_job_equals_one_process(toy, tmp_path, slurm_cluster):
     single, array = tmp_path / "single", tmp_path / "array"
-    pipeline.sweep(load_config(make_config(toy, tmp_path, single, grid_num=30)), single, progress=False)
-    cfg_path = make_config(toy, tmp_path, array, grid_num=30)
+    pipeline.sweep(load_config(make_config(toy, tmp_path, single, grid_num=31)), single, progress=False)
+    cfg_path = make_config(toy, tmp_path, array, grid_num=31)
     assert main(["sweep", "-c", str(cfg_path), "--wait", *SLURM]) == 0
     plan = load_plan(array)
-    assert plan.num_shards == 4 and plan.unique_points >= 900
+    assert plan.num_shards == 4 and plan.unique_points >= 961
     sub = submission(array)
     assert len(sub) == 1 and len(sub[0]["job_ids"]) == 4 and sub[0]["shards"] == [[0], [1], [2], [3]]
     same_bits(single, array)
     counts = OutDir(array).evaluation_counts()
     assert len(counts) == plan.unique_points and set(counts.values()) == {1}
     grid = json.loads((array / "results" / "grid_mytask__other.json").read_text())
-    assert len(grid["index"]["grid"]) == 30 and all(len(row) == 30 for row in grid["index"]["grid"])
+    assert len(grid["index"]["grid"]) == 31 and all(len(row) == 31 for row in grid["index"]["grid"])
     assert (array / "report.md").is_file() and (array / "plots" / "grid_mytask__other_heatmap.png").is_file()
     # a rerun finds nothing to do and submits nothing
     assert main(["sweep", "-c", str(cfg_path), "--wait", *SLURM]) == 0

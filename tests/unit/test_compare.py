@@ -112,7 +112,10 @@ def test_table_numbers_match_each_runs_results(runs):
         assert r["task_vector_norm"] == float(meta["global_norm"])
         an = analyse(res)
         assert [c["x"] for c in r["crossings"]] == [c["x"] for c in an["crossings"]]
-        assert [c["x"] for c in r["squaring"]] == [c["x"] for c in an["squaring"]["crossings"]]
+        # one truth: a squaring return is the line's crossing at c = 2α, the same value as the line's
+        assert [e["coefficient"] for e in r["squaring"]] == [c["x"] for c in an["crossings"]
+                                                            if min(res["alpha"]) <= c["x"] / 2 <= max(res["alpha"])]
+        assert all(e["x"] == e["coefficient"] / 2 for e in r["squaring"])
         cells = _md_row(md, "Line sweeps", r["experiment"], r["sweep"])
         assert cells[2] == task
         assert cells[3] == f"{float(meta['global_norm']):.4f}"
@@ -123,8 +126,8 @@ def test_table_numbers_match_each_runs_results(runs):
         mark = {True: " ✓", False: " (not resolved)", None: ""}
         assert cells[12] == ("; ".join(f"{c['x']:.4f}{mark[e['resolved']]}" for c, e in zip(an["crossings"], r["crossings"]))
                              or "none")
-        assert cells[14] == ("; ".join(f"{c['coefficient']:.4f}{mark[e['resolved']]}"
-                                       for c, e in zip(an["squaring"]["crossings"], r["squaring"])) or "none")
+        assert cells[14] == ("; ".join(f"{e['coefficient']:.4f}{mark[e['resolved']]}" for e in r["squaring"])
+                             or "none")
     a_sent = next(r for r in doc["lines"] if (r["experiment"], r["sweep"]) == ("A", "line_sent"))
     assert len(a_sent["crossings"]) == 1 and abs(a_sent["crossings"][0]["x"] - ROOT) < 0.05
     c_other = next(r for r in doc["lines"] if r["experiment"] == "C")
@@ -187,3 +190,27 @@ def test_compare_without_bootstrap_and_bad_dirs(runs, tmp_path):
     assert doc["cosine"]["matrix"] == [[pytest.approx(1.0)]]
     with pytest.raises(FileNotFoundError, match="reduce the run first"):
         compare([tmp_path / "missing"], tmp_path / "x")
+
+
+def test_compare_and_report_agree_on_every_crossing(runs):
+    """One truth: compare's crossings, squaring returns (2α and α) and compositional returns are
+    the report's findings of the line (analysis.json), not a second interpolation on the α grid."""
+    for exp in ("A", "B"):
+        stored = json.loads((runs["dirs"][exp] / "analysis.json").read_text())["sweeps"]
+        for r in (r for r in runs["doc"]["lines"] if r["experiment"] == exp):
+            report = [c["x"] for c in stored[r["sweep"]]["findings"]["crossings"]]
+            alpha = stored[r["sweep"]]["curves"]["alpha"]
+            assert report and [e["x"] for e in r["crossings"]] == report
+            assert [e["coefficient"] for e in r["squaring"]] == [x for x in report if min(alpha) <= x / 2 <= max(alpha)]
+            assert [2 * e["x"] for e in r["squaring"]] == [e["coefficient"] for e in r["squaring"]]
+            for e in r["compositional"]:
+                assert e["coefficient"] in report and e["x"] + e["x"] ** 2 == pytest.approx(e["coefficient"], abs=1e-12)
+
+
+def test_colliding_names_are_labelled_by_out_dir():
+    from pathlib import Path
+
+    from sitv_dist.results.compare.comparison import unique_labels
+    dirs = [Path("runs/gemma"), Path("runs/smollm"), Path("other/x"), Path("more/x"), Path("runs/b")]
+    assert unique_labels(["default", "default", "exp", "exp", "b"], dirs) == \
+        ["gemma", "smollm", "other/x", "more/x", "b"]

@@ -20,10 +20,10 @@ def test_defaults_are_the_embedded_experiment():
 
 
 def test_set_overrides_nested_and_list_items(tmp_path):
-    cfg = load_config(None, ["sweep.alpha.num=50", "sweep.grids.0.range.num=7", "finetune.lr=0.01",
+    cfg = load_config(None, ["sweep.alpha.num=41", "sweep.grids.0.range.num=21", "finetune.lr=0.01",
                              "sweep.directions=[qa_factual]"])
-    assert cfg.sweep.alpha.num == 50
-    assert cfg.sweep.grids[0].range.num == 7
+    assert cfg.sweep.alpha.num == 41
+    assert cfg.sweep.grids[0].range.num == 21
     assert cfg.finetune.lr == 0.01
     assert cfg.sweep.directions == ["qa_factual"]
 

@@ -12,7 +12,7 @@ from sitv_dist.config import load_config
 
 def test_three_direction_grid_end_to_end(toy, tmp_path):
     out = tmp_path / "cube"
-    grids = ("[{directions: [mytask, other, diff], range: {start: -1, stop: 1, num: 4}},"
+    grids = ("[{directions: [mytask, other, diff], range: {start: -1, stop: 2, num: 4}},"
              " {directions: [mytask, other], range: {start: -1, stop: 1, num: 5}}]")
     cfg = load_config(make_config(toy, tmp_path, out), [f"sweep.grids={grids}", "sweep.directions=[]",
                                                          "sweep.derived_directions={diff: {difference: [mytask, other]}}"])

@@ -244,7 +244,11 @@ def test_report_has_accuracy_curves_intervals_and_best_alpha(toy, tmp_path):
     curve = [res["points"][i]["tasks"]["mytask"]["mc"]["acc"] for i in res["index"]["line"]]
     assert acc["curve"] == curve
     k = int(np.argmax(curve))
-    assert acc["best"] == {"x": res["alpha"][k], "y": max(curve)}
+    base = res["points"][res["base_point"]]["tasks"]["mytask"]["mc"]["acc"]
+    if max(curve) <= base:                     # a best that only ties α = 0 is no change, not a "best α"
+        assert acc["best"] == {"x": None, "y": base, "no_change": True}
+    else:
+        assert acc["best"] == {"x": res["alpha"][k], "y": max(curve), "no_change": False}
     unc = an["accuracy_uncertainty"]["line_mytask"]["mytask"]["acc"]
     for (lo, hi), y in zip(unc["ci"], curve):
         assert lo <= y <= hi and lo < hi        # 20 items: the interval has width
@@ -252,5 +256,6 @@ def test_report_has_accuracy_curves_intervals_and_best_alpha(toy, tmp_path):
     assert np.asarray(grid["grid"]).shape == (3, 3) and grid["best"]["y"] == np.max(np.asarray(grid["grid"]))
     report = (out / "report.md").read_text()
     assert "## Accuracy" in report and "### line_mytask" in report
+    assert ("| mc:mytask | acc | " in report) and (("no change" in report) == acc["best"]["no_change"])
     assert (out / "plots" / "line_mytask_accuracy.png").is_file()
     assert (out / "plots" / "grid_mytask__other_accuracy_mc_mytask.png").is_file()

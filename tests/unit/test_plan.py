@@ -1,4 +1,6 @@
 """The planner evaluates each unique point once and shards deterministically."""
+import pytest
+
 from sitv_dist.config import load_config
 from sitv_dist.sweep.plan import coef, make_plan, point_id
 
@@ -38,10 +40,18 @@ def test_grid_axes_coincide_with_line_points_and_base_is_one_point():
     assert len(zero) == 1 and len(zero[0].sweeps) == 3
 
 
-def test_base_point_is_added_when_the_grid_misses_zero():
-    plan = plan_for("sweep.directions=[qa_factual]", "sweep.grids=[]", "sweep.squaring=false",
-                    "sweep.compositional=false", "sweep.alpha.start=0.5", "sweep.alpha.stop=1.5", "sweep.alpha.num=2")
-    assert sorted(p.coefficients[0] for p in plan.points) == [0.0, 0.5, 1.5]
+def test_a_grid_without_zero_is_refused_with_the_nearest_num():
+    from sitv_dist.config import ConfigError, load_config
+    with pytest.raises(ConfigError, match=r"^sweep\.alpha\.num: 11 points from -0\.5 to 1\.5 do not include 0 "
+                                          r"\(step 0\.2\); use sweep\.alpha\.num=9$"):
+        load_config(None, ["sweep.alpha.num=11"])
+    with pytest.raises(ConfigError, match=r"use sweep\.alpha\.num=49$"):
+        load_config(None, ["sweep.alpha.num=50"])
+    with pytest.raises(ConfigError, match=r"^sweep\.grids\.0\.range\.num: 10 points .* use sweep\.grids\.0\.range\.num=11$"):
+        load_config(None, ["sweep.grids.0.range.num=10"])
+    with pytest.raises(ConfigError, match=r"^sweep\.alpha: the range 0\.5\.\.1\.5 must include 0"):
+        load_config(None, ["sweep.alpha.start=0.5", "sweep.alpha.num=2"])
+    assert load_config(None, ["sweep.alpha.num=9"]).sweep.alpha.num == 9
 
 
 def test_sharding_is_deterministic_balanced_and_ids_survive_resharding():

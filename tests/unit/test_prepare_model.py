@@ -146,3 +146,10 @@ def test_gemma3_gguf_is_reassembled_by_its_package(prep, tmp_path, monkeypatch):
     monkeypatch.setitem(prep.MODELS, "gemma3-270m", prep.MODELS["gemma3-270m"]._replace(package="fake_chunked_gguf"))
     assert prep.main(["--model", "gemma3-270m", "--out", str(tmp_path / "g")]) == 0
     assert converted == [(tmp_path / ".g-gguf" / "m.gguf", (tmp_path / "g").resolve())]
+
+
+def test_default_output_honours_sitv_cache(prep, monkeypatch, tmp_path):
+    monkeypatch.setenv("SITV_CACHE", str(tmp_path / "cache"))
+    assert prep.default_out(prep.MODELS["gemma3-270m"]) == tmp_path / "cache" / "gemma3-270m"
+    monkeypatch.delenv("SITV_CACHE")
+    assert prep.default_out(prep.MODELS["smollm2"]) == Path("~/.cache/sitv-dist/smollm2-135m-instruct").expanduser()

@@ -169,9 +169,9 @@ def test_bad_flags_fail_early_and_leave_the_plan_alone(toy, tmp_path, capsys):
 
 def test_huge_plans_need_confirmation(toy, tmp_path, capsys):
     cfg_path = make_config(toy, tmp_path, tmp_path / "out")
-    assert main(["sweep", "-c", str(cfg_path), "--set", "sweep.alpha.num=100000"]) == 2
+    assert main(["sweep", "-c", str(cfg_path), "--set", "sweep.alpha.num=100001"]) == 2
     err = capsys.readouterr().err
-    assert "300,001 point evaluations" in err and "--confirm-large" in err and "sweep.max_points" in err
+    assert "300,004 point evaluations" in err and "--confirm-large" in err and "sweep.max_points" in err
     assert not (tmp_path / "out" / "plan.json").exists()
 
 

@@ -80,8 +80,8 @@ def loss_names(results: dict) -> list[str]:
 
 def barrier(xs: Sequence[float], ys: Sequence[float | None]) -> dict:
     """The barrier of one loss from its samples (see the module docstring)."""
-    if 0.0 not in xs or 1.0 not in xs:
-        return dict(_EMPTY)
+    if 0.0 not in xs or 1.0 not in xs or not any(0.0 < x < 1.0 for x in xs):
+        return dict(_EMPTY)                 # without both ends and a point between, 0 by construction
     y = np.array([np.nan if v is None else v for v in ys], dtype=float)
     value, where = barrier_values(xs, y[None, :])
     out = {"value": _finite(value[0]), "alpha": _finite(where[0]), "interval": None,

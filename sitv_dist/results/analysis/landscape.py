@@ -199,7 +199,9 @@ def analyse_line(results: dict) -> dict:
     out["categories"] = {}
     for c in _categories(results):
         curve = _curve(points, index["line"], lambda p, c=c: category_loss(p, c))
-        out["categories"][c] = {"base_loss": category_loss(bp, c), "min": find_minimum(alpha, curve)}
+        m = find_minimum(alpha, curve)
+        m["interior"] = m["interior"] and m["x"] != 0.0      # the base itself is no interior minimum
+        out["categories"][c] = {"base_loss": category_loss(bp, c), "min": m}
     out["preference"] = _preference(results, task, gmin)
     out["barrier"] = line_barriers(results)         # None unless 0 and 1 are sampled
     return to_jsonable(out)

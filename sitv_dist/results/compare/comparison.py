@@ -32,10 +32,13 @@ SCHEMA = "sitv-dist/compare/1"
 FIGURES = OutDir(".").plots_dir.name            # the folder name, as OutDir lays OUT out
 
 
-def _unique_labels(names: list[str], dirs: list[Path]) -> list[str]:
+def unique_labels(names: list[str], dirs: list[Path]) -> list[str]:
+    """Each experiment's name; where names collide (two runs of "default"), the name of its
+    out_dir, and the whole path only where those collide too."""
     labels = []
     for name, d in zip(names, dirs):
-        label = name if names.count(name) == 1 else f"{name} ({d})"
+        same = [o for n, o in zip(names, dirs) if n == name]
+        label = name if len(same) == 1 else d.name if [o.name for o in same].count(d.name) == 1 else str(d)
         while label in labels:
             label += "'"
         labels.append(label)
@@ -84,7 +87,7 @@ def compare(out_dirs: Sequence[Path], dest: Path, replicates: int = DEFAULT_REPL
             raise FileNotFoundError(f"{run.results_dir} has no results files: reduce the run first "
                                     f"(`sitv reduce {o}`)")
     cfgs = [RunConfig.read(o) for o in outs]
-    labels = _unique_labels([str(c.name() or o.name) for c, o in zip(cfgs, outs)], outs)
+    labels = unique_labels([str(c.name() or o.name) for c, o in zip(cfgs, outs)], outs)
     experiments, lines, grids, vectors = [], [], [], {}
     for label, out, cfg in zip(labels, outs, cfgs):
         run = OutDir(out)

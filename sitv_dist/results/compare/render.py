@@ -56,7 +56,8 @@ def render(doc: dict) -> str:
                   "refinement points), as in each run's report; crossings are sign changes of L(α) − L(0) between "
                   "neighbouring points, located by linear interpolation, the base point excluded, marked ✓ when "
                   "resolved against the eval set's noise and '(not resolved)' when within it. A squaring return at α is a "
-                  "crossing of L(2α) − L(0), i.e. of the line at 2α. ‖T‖ is the task-vector file's "
+                  "crossing of L(2α) − L(0), i.e. the line's crossing at c = 2α (the same crossing as the "
+                  "report's, read from its findings, so the two columns are one value and its half). ‖T‖ is the task-vector file's "
                   "`global_norm`.", ""]
     lines += ["## Uncertainty (bootstrap over eval texts)", ""]
     boot = [r for r in doc["lines"] if r["bootstrap"]["available"]]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ...outdir import OutDir
 from ...vectors.taskvector import read_metadata
+from ..report.findings import line_findings
 from ..run_config import RunConfig
 
 ANALYSIS_FILE = OutDir(".").analysis.name   # the file name, as OutDir lays OUT out
@@ -53,19 +54,34 @@ def _improvement(ref: float | None, low: float | None) -> float | None:
     return 100.0 * (ref - low) / ref
 
 
-def _crossing_entries(an_crossings: list[dict], unc_curve: dict | None, coefficient: float | None) -> list[dict]:
-    boot = (unc_curve or {}).get("crossings") or []
-    verdicts = ((unc_curve or {}).get("returns_to_base") or {}).get("crossings") or []
-    out = []
-    for k, c in enumerate(an_crossings):
-        e = {"x": c["x"], "direction": c["direction"], "exact": c.get("exact", False),
-             "coefficient": c.get("coefficient", c["x"] if coefficient is None else coefficient * c["x"]),
-             "ci": None, "exists": None, "resolved": None, "statement": None}
-        if k < len(boot) and boot[k]["x"] == c["x"]:
-            e.update(ci=boot[k]["ci"], exists=boot[k]["exists"])
-        if k < len(verdicts) and verdicts[k]["x"] == c["x"]:
-            e.update(resolved=verdicts[k]["resolved"], statement=verdicts[k]["statement"])
-        out.append(e)
+def _entry(c: dict, alpha: float, coefficient: float, interval, statement: str | None) -> dict:
+    """One crossing as compare lists it: at α on its curve, at ``coefficient`` on the line."""
+    return {"x": alpha, "direction": c["direction"], "coefficient": coefficient, "ci": interval,
+            "exists": c["exists"], "resolved": c["resolved"], "statement": statement}
+
+
+def crossing_entries(findings: dict, unc_line: dict | None, alpha: list[float]) -> dict[str, list[dict]]:
+    """The crossings of L(α), L(2α) and L(α + α²), all read from the report's findings of the
+    line (:func:`..report.findings.line_findings`): L(2α) and L(α + α²) are the line at 2α
+    and α + α², so their returns are the line's crossings c mapped back to the α that reaches
+    c (α = c/2; α² + α − c = 0), kept where that α lies in the swept α range. One truth:
+    compare and the report cannot disagree on a crossing."""
+    verdicts = ((unc_line or {}).get("returns_to_base") or {}).get("crossings") or []
+    statement = {v["x"]: v.get("statement") for v in verdicts}
+    lo, hi = (min(alpha), max(alpha)) if alpha else (0.0, 0.0)
+    inside = lambda a: lo - 1e-12 <= a <= hi + 1e-12 and a not in (0.0, -1.0)   # noqa: E731
+    out: dict[str, list[dict]] = {"crossings": [], "squaring": [], "compositional": []}
+    for c in findings["crossings"]:
+        ci = c["interval"]
+        out["crossings"].append(_entry(c, c["x"], c["x"], ci, statement.get(c["x"])))
+        if inside(c["x"] / 2):
+            out["squaring"].append(_entry(c, c["x"] / 2, c["x"], None if ci is None else [v / 2 for v in ci], None))
+        if 1 + 4 * c["x"] >= 0:
+            for sign in (1.0, -1.0):
+                a = (-1 + sign * (1 + 4 * c["x"]) ** 0.5) / 2
+                if inside(a):
+                    out["compositional"].append(_entry(c, a, c["x"], None, None))
+    out["compositional"].sort(key=lambda e: e["x"])
     return out
 
 
@@ -81,6 +97,7 @@ def line_row(label: str, out: Path, cfg: RunConfig, sweep: str, an: dict, unc: d
     ok = bool(unc and unc.get("available"))
     gen = ((unc or {}).get("general") or {}) if ok else {}
     task_unc = (unc or {}).get("task") if ok else None
+    crossings = crossing_entries(line_findings(an, unc), gen.get("line"), an["curves"]["alpha"])
     row = {
         "experiment": label, "out_dir": str(out), "sweep": sweep, "direction": direction, "task": task,
         "task_vector": None if tv is None else str(tv), "task_vector_norm": norm,
@@ -94,11 +111,9 @@ def line_row(label: str, out: Path, cfg: RunConfig, sweep: str, an: dict, unc: d
                      "improvement_pct": _improvement(an.get("task_base_loss"), tmin.get("y")),
                      "alpha_ci": ((task_unc or {}).get("argmin") or {}).get("ci"),
                      "at_observed": ((task_unc or {}).get("argmin") or {}).get("at_observed")},
-        "crossings": _crossing_entries(an["crossings"], gen.get("line"), None),
-        "squaring": None if an.get("squaring") is None else
-        _crossing_entries(an["squaring"]["crossings"], gen.get("squaring"), 2.0),
-        "compositional": None if an.get("compositional") is None else
-        _crossing_entries(an["compositional"]["crossings"], gen.get("compositional"), None),
+        "crossings": crossings["crossings"],
+        "squaring": None if an.get("squaring") is None else crossings["squaring"],
+        "compositional": None if an.get("compositional") is None else crossings["compositional"],
         "returns_to_base": ((gen.get("line") or {}).get("returns_to_base") or {}).get("statement"),
         "bootstrap": {"available": ok, "reason": None if ok else (unc or {}).get("reason", "no per-point files")},
         "analysis_check": _analysis_check(out, sweep, an),

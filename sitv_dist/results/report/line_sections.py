@@ -113,7 +113,8 @@ def line_sections(an: dict) -> list[str]:
                   f"{fmt(g['loss'])} at c = {fmt(g['x'], 4)} (ΔL {delta(g['depth'])}"
                   f"{', at an end of the range' if not g['interior'] else ''})"
                   + (f"; in the bootstrap replicates the lowest point lies in c = {interval(g['interval'])} "
-                     f"({percent(g['at_same_c'])} at the same c)" if g.get("interval") else "") + ".", ""]
+                     f"({percent(g['at_same_c'])} of the replicates have their lowest point at the same c as this "
+                     f"run)" if g.get("interval") else "") + ".", ""]
         lines += ["Crossings of L(0):", ""] + _crossing_table(f)
         lines += ["Interior minima:", ""] + _minima_table(f)
         if f["statement"]:

@@ -106,6 +106,23 @@ def _beyond(v: dict) -> str:
     return f"{word(v.get('slope_beyond_controls'))}, {word(v.get('curvature_beyond_controls'))}"
 
 
+def _excludes_zero(ci) -> bool | None:
+    return None if not ci or ci[0] is None else bool(ci[0] > 0 or ci[1] < 0)
+
+
+def _return_cell(v: dict) -> str:
+    """−2g/h marked for what it is: on a concave quadratic (h < 0) it is where L(0) is left
+    behind on the way up, not a return after a dip, and with an interval of g or h that
+    contains 0 the prediction is within the eval set's noise (not resolved)."""
+    r, h = v.get("predicted_return"), v.get("curvature")
+    if r is None:
+        return "n/a"
+    marks = (["concave"] if h is not None and h < 0 else []) + \
+        (["not resolved"] if False in (_excludes_zero(v.get("slope_interval")),
+                                       _excludes_zero(v.get("curvature_interval"))) else [])
+    return _g(r) + (f" ({', '.join(marks)})" if marks else "")
+
+
 def _nearest(items: list[dict]) -> float | None:
     xs = [i["x"] for i in items if i.get("x") is not None]
     return min(xs, key=abs) if xs else None
@@ -132,14 +149,16 @@ def derivatives_section(an: dict) -> list[str]:
     out = ["## Slope and curvature at α = 0", "",
            "Exact derivatives of each eval set's loss along the direction (forward-mode automatic "
            "differentiation of the float32 network, per text; intervals: paired bootstrap over eval texts). "
-           "The quadratic L(0) + gα + hα²/2 has its minimum at −g/h (when h > 0) and returns to L(0) at −2g/h. "
+           "The quadratic L(0) + gα + hα²/2 has its minimum at −g/h (when h > 0) and returns to L(0) at −2g/h; "
+           "−2g/h is marked 'concave' when h < 0 (no dip, the quadratic only rises back through L(0)) and 'not "
+           "resolved' when the interval of g or of h contains 0. "
            "Controls are random directions of the same norm: a slope or curvature outside every control's "
            "interval marks the direction as special for that loss.", ""]
     for name, a in lines_.items():
         d, controls = a["derivatives"], a.get("derivative_controls") or []
         out += [f"### {name}", ""]
         rows = [[s, _g(v["slope"]), _ci(v["slope_interval"]), _g(v["curvature"]), _ci(v["curvature_interval"]),
-                 _g(v["predicted_min"]), _g(v["predicted_return"]), _controls(controls, s, "slope"),
+                 _g(v["predicted_min"]), _return_cell(v), _controls(controls, s, "slope"),
                  _controls(controls, s, "curvature"), _beyond(v)] for s, v in d.items()]
         out += table(["eval set", "slope g", "interval", "curvature h", "interval", "−g/h", "−2g/h",
                       "controls' g", "controls' h", "outside every control's interval (g, h)"], rows)

@@ -10,7 +10,8 @@ import importlib.util
 from typing import TYPE_CHECKING, Any, Mapping
 
 from ...config.checks import ConfigError
-from . import breadcrumbs, dare_linear, dare_ties, difference, magnitude_prune, negate, random_control, restriction
+from . import breadcrumbs, dare_linear, dare_ties, difference, layer_split, magnitude_prune, negate, random_control
+from . import restriction
 from . import sum as sum_op
 from . import ties
 from .direction_op import SOURCES, DirectionOp
@@ -23,6 +24,7 @@ _MODULES = (random_control, negate, sum_op, difference, ties, dare_linear, dare_
             breadcrumbs)
 OPS: dict[str, DirectionOp] = {m.OP.name: m.OP for m in _MODULES}
 DENSITY_OPS = tuple(name for name, op in OPS.items() if op.density_axis)
+SPLITS = layer_split.SPLITS     # per-layer / per-group parts of one task vector, as views (not files)
 
 
 def _owners(key: str) -> list[DirectionOp]:

@@ -1,0 +1,1 @@
+"""A coefficient search over the point store: batches of proposals evaluated as planned points."""
