@@ -10,6 +10,10 @@ import json
 import sys
 from pathlib import Path
 
+import yaml
+from safetensors import SafetensorError
+
+from .cli_errors import debug_requested, exit_code, one_line
 from .config import ConfigError, load_config, reference
 from .outdir import OutDir, OutDirError
 from .vectors.ops import ops_registry as direction_ops
@@ -79,7 +83,9 @@ def _experiment(args: argparse.Namespace):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    _experiment(args).run()
+    experiment = _experiment(args)
+    with experiment.out.pipeline_lock():        # one `sitv run` per out_dir at a time
+        experiment.run()
     return 0
 
 
@@ -316,6 +322,7 @@ COMMANDS = [        # name, help, arguments, what it runs
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sitv", description=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--debug", action="store_true", help="show the traceback of a failure (anywhere in the line)")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, text, add_args, func in COMMANDS:
         p = sub.add_parser(name, help=text)
@@ -325,9 +332,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    debug, argv = debug_requested(sys.argv[1:] if argv is None else list(argv))
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except (OSError, SafetensorError, yaml.YAMLError, KeyboardInterrupt) as exc:     # sitv_dist/cli_errors.py
+        line = one_line(exc)
+        if debug or line is None:
+            raise
+        print(line, file=sys.stderr)
+        return exit_code(exc)
     except ConfigError as exc:
         code = getattr(exc, "exit_code", 2)          # 3: sweep.budget.DoesNotFit
         print(f"{'does not fit' if code == 3 else 'config error'}: {exc}", file=sys.stderr)

@@ -6,6 +6,7 @@ import fcntl
 import json
 import math
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -31,9 +32,30 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             os.fsync(f.fileno())
         os.chmod(tmp, _file_mode())        # mkstemp makes 0600; follow the umask like any other file
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise _named(exc.errno, path, len(data)) from exc
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def os_error(exc: Exception, path: Path, needed: int | None = None) -> Exception:
+    """An OSError naming `path` for a library error that wraps one ("... (os error 28) ..."), so
+    a full disk reads the same whatever wrote the file; any other error is returned as it is."""
+    match = re.search(r"os error (\d+)", str(exc))
+    if not match:
+        return exc
+    return _named(int(match.group(1)), path, needed)
+
+
+def _named(code: int, path: Path, needed: int | None) -> OSError:
+    """OSError(code) naming the final path (not a temp name) and, for a full disk, the bytes needed."""
+    err = OSError(code, os.strerror(code), str(path))
+    err.needed = needed
+    return err
 
 
 def atomic_write_text(path: Path, text: str) -> None:

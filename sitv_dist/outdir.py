@@ -77,7 +77,28 @@ class OutDir:
         except OSError as exc:
             raise ConfigError(f"out_dir: cannot write to {self.root} ({exc.strerror or exc}); choose a writable "
                               "directory (it is created if missing)") from None
+        escape = self.link_out()
+        if escape:
+            raise ConfigError(f"out_dir: {escape} is a symlink to {escape.resolve()}, outside {self.root}; sitv "
+                              "writes only inside out_dir: replace the link by a directory (or point out_dir there)")
         return self
+
+    def link_out(self) -> Path | None:
+        """The first symlink in OUT or one level below whose target lies outside OUT (files are
+        written through such a link, so they would land elsewhere), or None."""
+        inside = self.root.resolve()
+        level = [self.root]
+        for _ in range(2):
+            below = []
+            for folder in level:
+                for entry in os.scandir(folder):
+                    path = Path(entry.path)
+                    if entry.is_symlink() and not path.resolve().is_relative_to(inside):
+                        return path
+                    if entry.is_dir(follow_symlinks=False):
+                        below.append(path)
+            level = below
+        return None
 
     # ------------------------------------------------------------------ paths
     @property
@@ -145,6 +166,19 @@ class OutDir:
     def plan_lock(self) -> FileLock:
         """Held while a process checks OUT against its config and writes plan.json."""
         return FileLock(self.locks_dir / "plan.lock")
+
+    @contextmanager
+    def pipeline_lock(self):
+        """Held by `sitv run` for its whole life: a second `sitv run` on the same OUT would
+        fine-tune the same tasks into the same folders at once, so it refuses with one line."""
+        lock = FileLock(self.locks_dir / "run.lock")
+        if not lock.acquire(blocking=False):
+            raise OutDirError(f"{self.locks_dir / 'run.lock'} is held: another `sitv run` is using {self.root}; "
+                              "wait for it to end (its finished work is reused) or choose another out_dir")
+        try:
+            yield
+        finally:
+            lock.release()
 
     def sweep_in_progress(self) -> bool:
         """Whether another process is evaluating a shard of this OUT now."""

@@ -27,6 +27,10 @@ def load_config(path: str | os.PathLike | None = None, overrides: list[str] = ()
         p = Path(path)
         if not p.is_file():
             raise ConfigError(f"config file {str(p)!r} does not exist")
+        size = p.stat().st_size
+        if size > MAX_CONFIG_BYTES:      # refuse by size before reading: a config is a few KiB
+            raise ConfigError(f"config file {p}: {size:,} bytes, above the {MAX_CONFIG_BYTES:,} a config may have; "
+                              "is this the right file?")
         try:
             data = yaml.load(p.read_text(), Loader=_UniqueKeyLoader) or {}
         except UnicodeDecodeError:
@@ -51,9 +55,36 @@ def config_from_data(data: dict, values: dict[str, Any] | None = None) -> Experi
     return from_dict(ExperimentConfig, data, "").validate()
 
 
+MAX_CONFIG_BYTES = 1 << 20          # 1 MiB
+MAX_CONFIG_NODES = 100_000          # nodes after expanding aliases ("billion laughs" has 10**9)
+
+
+def _expanded_nodes(node, memo: dict) -> int:
+    """How many nodes `node` stands for once every alias is expanded (shared nodes counted once
+    per use, each computed once), so an alias bomb is measured without being expanded."""
+    key = id(node)
+    if key not in memo:
+        memo[key] = 1           # a recursive alias counts once rather than looping
+        children = node.value if isinstance(node.value, list) else []
+        total = 1
+        for child in children:
+            for part in (child if isinstance(child, tuple) else (child,)):
+                total += _expanded_nodes(part, memo)
+        memo[key] = total
+    return memo[key]
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
     """yaml.safe_load, except that a key given twice in one mapping is an error: PyYAML keeps
-    the last one silently, which can replace a whole section without a word."""
+    the last one silently, which can replace a whole section without a word; and a document
+    whose aliases expand to more than MAX_CONFIG_NODES nodes is refused before it is built."""
+
+    def construct_document(self, node):
+        if _expanded_nodes(node, {}) > MAX_CONFIG_NODES:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"its aliases expand to more than {MAX_CONFIG_NODES:,} values (an alias bomb?); "
+                "write the values out", node.start_mark)
+        return super().construct_document(node)
 
     def construct_mapping(self, node, deep=False):
         seen = set()

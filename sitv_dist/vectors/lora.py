@@ -112,6 +112,10 @@ def read(path: str | Path, key: str, dtype: torch.dtype | None = None) -> LoraDi
         if set(ab) != {"A", "B"} or ab["A"].dim() != 2 or ab["A"].shape[0] != ab["B"].shape[1]:
             raise ConfigError(f"{key}: {module} in {weights} has no matching lora_A/lora_B pair")
         r = ab["A"].shape[0]
+        declared = _pattern(config.get("rank_pattern") or {}, module, config.get("r", r))
+        if declared != r:          # peft itself refuses to load such an adapter (size mismatch)
+            raise ConfigError(f"{key}: {module} in {weights} has rank {r}, but {path / 'adapter_config.json'} "
+                              f"says r={declared}; the config and the weights are from different adapters")
         alpha = _pattern(config.get("alpha_pattern") or {}, module, config.get("lora_alpha", 8))
         scale = alpha / math.sqrt(r) if config.get("use_rslora") else alpha / r
         factors[f"{module}.weight"] = Factor(ab["A"], ab["B"], float(scale), bool(config.get("fan_in_fan_out")))

@@ -7,11 +7,12 @@ import json
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from ..config import ConfigError, ModelConfig
 from ..config import ExperimentConfig
+from ..io import os_error
 from ..models.loading import DTYPE, load_model, local_or_hub, parameters
 from ..outdir import OutDir
 
@@ -57,7 +58,14 @@ def save(path: Path, tensors: dict[str, torch.Tensor], base_id: str, finetuned_i
         meta[str(key)] = str(value)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    save_file(tensors, str(tmp), metadata=meta)
+    try:
+        save_file(tensors, str(tmp), metadata=meta)
+    except SafetensorError as exc:       # safetensors reports a full disk as its own error type
+        tmp.unlink(missing_ok=True)
+        raise os_error(exc, path, sum(v.numel() * v.element_size() for v in tensors.values())) from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     tmp.replace(path)
     return meta
 

@@ -1,0 +1,290 @@
+"""Try the faults a pipeline meets outside its config — a full or read-only disk, corrupted
+files, hostile YAML, a symlink in OUT — as a user would, and tabulate what `sitv` answers.
+
+Each case builds its files in a scratch folder, runs the CLI in this process and must end with
+a non-zero exit and exactly one line on stderr (no traceback), keep every file it had before
+(`lost`), and write nothing outside its folder. Full and read-only disks are real tmpfs mounts
+when this runs as root (CI containers do); elsewhere they are simulated by making `os.write`
+raise ENOSPC / EROFS, and the table says which. Kills (SIGKILL/SIGTERM) of every stage are in
+tests/integration/test_faults_kills.py. `--write FILE` writes docs/faults.md; `--check FILE`
+fails when a case misbehaves or the page is out of date.
+
+    python scripts/faults.py --write docs/faults.md
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import errno
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+from unittest import mock
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sitv_dist.cli import main  # noqa: E402
+
+HEADER = """# Faults and what `sitv` answers
+
+Every row is a fault tried by `scripts/faults.py`, which regenerates this page
+(`python scripts/faults.py --write docs/faults.md`); the unit tests run it with `--check`.
+Each case must exit non-zero with one line on stderr (no traceback; `sitv --debug ...` shows
+it), lose no file that existed before, and write nothing outside its folder. `$D` is the case's
+folder. "disk" says whether a full or read-only disk was a real tmpfs mount or simulated.
+Kills during every stage are tried by `tests/integration/test_faults_kills.py` (see below).
+
+"""
+FOOTER = """
+## Kills, full disks during a sweep, two runs at once
+
+- `tests/integration/test_faults_kills.py` sends SIGKILL and SIGTERM to `sitv run` during
+  fine-tuning (with and without `finetune.checkpoint_every`), the sweep and the report, then
+  reruns it: the rerun completes, refits no finished task (its task vector is the same file,
+  bytes and mtime) and evaluates no point twice. Every file of OUT is written to a hidden temp
+  name and renamed (`sitv_dist/io.py`); a SIGKILL between the two can leave `.NAME.*.tmp`,
+  which nothing reads; a point file that does not parse counts as missing.
+- `tests/integration/test_faults_disk.py` fills a real tmpfs under OUT during `sitv sweep`:
+  one line naming the file, the free and the needed space, a non-zero exit, no temp file left;
+  after space is freed the rerun evaluates only the missing points.
+- A second `sitv run` on an OUT in use refuses at once (`OUT/locks/run.lock`); two `sitv sweep`
+  share the work by shard locks (`tests/integration/test_concurrency.py`). On a filesystem
+  without locks `sitv` warns once, in one line, and runs unlocked.
+- `sitv --debug ...` (or `SITV_DEBUG=1`) re-raises instead of printing the one line.
+"""
+
+
+@dataclass
+class Case:
+    what: str
+    phase: str
+    argv: Callable[[Path], list[str]]
+    setup: Callable[[Path], None] = lambda d: None
+    disk: str = ""              # "full" / "ro": OUT (d/out) is a full / read-only filesystem
+
+
+def _tiny_model(d: Path) -> None:
+    from transformers import LlamaConfig, LlamaForCausalLM
+    from sitv_dist.embedded.tokenizer import train_tokenizer
+    import torch
+    torch.manual_seed(0)
+    tok = train_tokenizer(300, ["a tiny corpus for a tiny tokenizer", "with two texts"] * 20)
+    for name in ("base", "tuned"):
+        model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=16, intermediate_size=32,
+                                             num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2))
+        model.save_pretrained(d / name)
+        tok.save_pretrained(d / name)
+
+
+def _corrupt(kind: str) -> Callable[[Path], None]:
+    def setup(d: Path) -> None:
+        _tiny_model(d)
+        f = d / "tuned" / "model.safetensors"
+        data = bytearray(f.read_bytes())
+        if kind == "truncated":
+            data = data[: len(data) // 2]
+        elif kind == "header":
+            data[10] ^= 0xFF                  # a bit flip in the JSON header
+        elif kind == "length":
+            data[0:8] = (10**12).to_bytes(8, "little")   # header length beyond the file
+        f.write_bytes(bytes(data))
+    return setup
+
+
+def _lora_mismatch(d: Path) -> None:
+    import torch
+    from safetensors.torch import save_file
+    _tiny_model(d)
+    a = d / "adapter"
+    a.mkdir()
+    (a / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 4, "lora_alpha": 8,
+                                                       "target_modules": ["q_proj"]}))
+    save_file({"base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight": torch.zeros(2, 16),
+               "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight": torch.zeros(16, 2)},
+              str(a / "adapter_model.safetensors"))
+
+
+def _yaml(text: str | None = None, size: int = 0) -> Callable[[Path], None]:
+    def setup(d: Path) -> None:
+        p = d / "c.yaml"
+        if size:
+            with open(p, "wb") as f:         # sparse: 100 MB on paper, nothing on disk
+                f.truncate(size)
+        else:
+            p.write_text(text)
+    return setup
+
+
+BOMB = "".join(c + ": &" + c + " [" + ", ".join([("*" + p) if p else '"lol"'] * 9) + "]\n"
+               for p, c in zip([""] + list("abcdefgh"), "abcdefghi"))
+
+
+def _symlink_out(d: Path) -> None:
+    (d / "elsewhere").mkdir()
+    (d / "out").mkdir()
+    (d / "out" / "task_vectors").symlink_to(d / "elsewhere")
+
+
+def _taskvector(target: str) -> Callable[[Path], list[str]]:
+    return lambda d: ["taskvector", "--base", str(d / "base"), "--finetuned", str(d / "tuned"),
+                      "--out", str(d / target)]
+
+
+def _sweep_cfg(d: Path) -> list[str]:
+    return ["sweep", "-c", str(d / "c.yaml")]
+
+
+CASES = [
+    Case("alias bomb (billion laughs)", "config", _sweep_cfg, _yaml(BOMB)),
+    Case("Python tag (os.system)", "config", _sweep_cfg,
+         _yaml('name: !!python/object/apply:os.system ["echo pwned"]\n')),
+    Case("100 MB config file", "config", _sweep_cfg, _yaml(size=100 * 2**20)),
+    Case("truncated fine-tuned safetensors", "task vector", _taskvector("T.safetensors"), _corrupt("truncated")),
+    Case("bit flip in a safetensors header", "task vector", _taskvector("T.safetensors"), _corrupt("header")),
+    Case("safetensors header length beyond the file", "task vector", _taskvector("T.safetensors"),
+         _corrupt("length")),
+    Case("LoRA config (r=4) disagrees with its tensors (rank 2)", "task vector",
+         lambda d: ["taskvector", "--base", str(d / "base"), "--adapter", str(d / "adapter"),
+                    "--out", str(d / "T.safetensors")], _lora_mismatch),
+    Case("full disk while writing a task vector", "task vector", _taskvector("out/T.safetensors"),
+         _tiny_model, disk="full"),
+    Case("read-only disk for a task vector", "task vector", _taskvector("out/T.safetensors"),
+         _tiny_model, disk="ro"),
+    Case("read-only out_dir", "sweep", lambda d: ["sweep", "--set", f"out_dir={d / 'out'}"], disk="ro"),
+    Case("symlink in OUT pointing outside", "sweep",
+         lambda d: ["sweep", "--set", f"out_dir={d / 'out'}"], _symlink_out),
+]
+
+
+@contextlib.contextmanager
+def _disk(kind: str, path: Path):
+    """OUT as a full ("full") or read-only ("ro") filesystem: a real tmpfs as root, else simulated."""
+    if not kind:
+        yield ""
+        return
+    path.mkdir(exist_ok=True)
+    opts = "size=64k" if kind == "full" else "size=64k,ro"
+    if os.geteuid() == 0 and subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(path)],
+                                            capture_output=True).returncode == 0:
+        try:
+            if kind == "full":                   # leave 8 KiB free: a probe file fits, a model does not
+                with open(path / "filler", "wb") as f:
+                    with contextlib.suppress(OSError):
+                        f.write(b"\0" * (56 * 1024))
+            yield "tmpfs"
+        finally:
+            subprocess.run(["umount", "-l", str(path)], check=False)
+        return
+    code = errno.ENOSPC if kind == "full" else errno.EROFS
+    real_write = os.write
+
+    def write(fd, data):
+        if os.path.realpath(f"/proc/self/fd/{fd}").startswith(str(path.resolve())):
+            raise OSError(code, os.strerror(code))
+        return real_write(fd, data)
+    with mock.patch("os.write", write):
+        yield "simulated"
+
+
+def _files(d: Path) -> dict[str, int]:
+    return {str(p.relative_to(d)): p.stat().st_size for p in d.rglob("*") if p.is_file() and not p.is_symlink()}
+
+
+def run_case(case: Case, root: Path) -> dict:
+    d = root / f"case{CASES.index(case):02d}"
+    d.mkdir()
+    case.setup(d)
+    outside = sorted(p.name for p in root.iterdir())
+    before = _files(d)
+    err, out = io.StringIO(), io.StringIO()
+    problem = ""
+    with _disk(case.disk, d / "out") as disk:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+            try:
+                code = main(case.argv(d))
+            except SystemExit as exc:
+                code = exc.code
+            except BaseException as exc:       # a traceback is exactly what this script hunts for
+                code, problem = "traceback", f"{type(exc).__name__}: {exc}"
+        leftovers = [p.name for p in (d / "out").rglob("*") if p.name.startswith(".") and p.name.endswith(".tmp")] \
+            if (d / "out").is_dir() else []
+    after = _files(d)
+    lost = [f for f in before if f != "out/filler" and after.get(f) != before[f]]
+    lines = [line for line in err.getvalue().splitlines() if line.strip() and "%|" not in line]   # no progress bars
+    message = lines[-1] if lines else ""
+    if not problem:
+        if code in (0, None):
+            problem = "exit code 0"
+        elif len(lines) != 1 or not message.startswith(("config error:", "error:")):
+            problem = f"stderr is not one error line: {lines}"
+        elif lost:
+            problem = f"lost or changed {lost}"
+        elif leftovers:
+            problem = f"half-written files left: {leftovers}"
+        elif list((d / "elsewhere").iterdir() if (d / "elsewhere").is_dir() else []):
+            problem = "wrote through a symlink out of OUT"
+    if sorted(p.name for p in root.iterdir()) != outside:
+        problem = problem or "wrote outside its folder"
+    return {"what": case.what, "phase": case.phase, "argv": " ".join(case.argv(d)).replace(str(d), "$D"),
+            "disk": disk or "", "exit": code, "lost": len(lost), "message": message.replace(str(d), "$D"),
+            "problem": problem}
+
+
+def table(rows: list[dict]) -> str:
+    def cell(s) -> str:
+        return str(s).replace("|", "\\|").replace("\n", " ")
+    lines = ["| # | fault | phase | command | disk | exit | files lost | message |",
+             "|---|---|---|---|---|---|---|---|"]
+    for i, r in enumerate(rows, 1):
+        lines.append(f"| {i} | {cell(r['what'])} | {r['phase']} | `{cell(r['argv'])}` | {r['disk'] or '-'} | "
+                     f"{r['exit']} | {r['lost']} | {cell(r['message'])} |")
+    return HEADER + "\n".join(lines) + "\n" + FOOTER
+
+
+def run_all() -> list[dict]:
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "cases"
+        root.mkdir()
+        cwd = os.getcwd()
+        os.chdir(root)
+        try:
+            return [run_case(c, root) for c in CASES]
+        finally:
+            os.chdir(cwd)
+
+
+def main_(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    group = ap.add_mutually_exclusive_group(required=True)
+    group.add_argument("--write", metavar="FILE")
+    group.add_argument("--check", metavar="FILE")
+    group.add_argument("--show", action="store_true", help="print the rows as JSON")
+    args = ap.parse_args(argv)
+    rows = run_all()
+    bad = [r for r in rows if r["problem"]]
+    for r in bad:
+        print(f"FAIL {r['what']}: {r['problem']} ({r['argv']})", file=sys.stderr)
+    text = table(rows)
+    if args.show:
+        print(json.dumps(rows, indent=1))
+    elif args.write:
+        Path(args.write).write_text(text)
+        print(f"wrote {args.write}: {len(rows)} cases, {len(bad)} misbehaving")
+    elif Path(args.check).read_text() != text:
+        print(f"{args.check} is out of date: run python scripts/faults.py --write {args.check}", file=sys.stderr)
+        return 1
+    print(json.dumps({"cases": len(rows), "misbehaving": len(bad),
+                      "lost": sum(r["lost"] for r in rows)}))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main_())
