@@ -48,7 +48,7 @@ def test_a_grid_without_zero_is_refused_with_the_nearest_num():
     with pytest.raises(ConfigError, match=r"use sweep\.alpha\.num=49$"):
         load_config(None, ["sweep.alpha.num=50"])
     with pytest.raises(ConfigError, match=r"^sweep\.grids\.0\.range\.num: 10 points .* use sweep\.grids\.0\.range\.num=11$"):
-        load_config(None, ["sweep.grids.0.range.num=10"])
+        load_config(None, ["sweep.grids.0.range={start: -1.0, stop: 1.5, num: 10}"])
     with pytest.raises(ConfigError, match=r"^sweep\.alpha: the range 0\.5\.\.1\.5 must include 0"):
         load_config(None, ["sweep.alpha.start=0.5", "sweep.alpha.num=2"])
     assert load_config(None, ["sweep.alpha.num=9"]).sweep.alpha.num == 9
