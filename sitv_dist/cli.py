@@ -16,6 +16,7 @@ from safetensors import SafetensorError
 from .cli_errors import debug_requested, exit_code, one_line
 from .config import ConfigError, load_config, reference
 from .outdir import OutDir, OutDirError
+from .progress import quiet_library_bars
 from .vectors.ops import ops_registry as direction_ops
 
 
@@ -334,6 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     debug, argv = debug_requested(sys.argv[1:] if argv is None else list(argv))
     args = build_parser().parse_args(argv)
+    quiet_library_bars()            # transformers' loading bars: redraws in a non-TTY log
     try:
         return args.func(args)
     except (OSError, SafetensorError, yaml.YAMLError, KeyboardInterrupt) as exc:     # sitv_dist/cli_errors.py
