@@ -78,10 +78,15 @@ def test_lm_eval_task_swept_on_a_line(toy, tmp_path):
 
     an = json.loads((out / "analysis.json").read_text())
     series = an["accuracy"]["line_mytask"]["series"]["lm_eval:toy_choice"]["metrics"]["acc_norm"]
-    assert series["curve"] == accs and series["best"]["y"] == max(accs)
-    assert series["best"]["x"] == res["alpha"][int(np.argmax(accs))]
+    assert series["curve"] == accs
+    # a best that only ties α = 0's value is "no change" (x None), otherwise the first argmax
+    if max(accs) <= series["base"]:
+        assert series["best"] == {"x": None, "y": series["base"], "no_change": True}
+    else:
+        assert series["best"] == {"x": res["alpha"][int(np.argmax(accs))], "y": max(accs), "no_change": False}
     ppl = an["accuracy"]["line_mytask"]["series"]["lm_eval:toy_answer"]["metrics"]["perplexity"]
-    assert ppl["curve"] == ppls and ppl["best"] == {"x": res["alpha"][int(np.argmin(ppls))], "y": min(ppls)}
+    assert ppl["curve"] == ppls and min(ppls) < ppl["base"]
+    assert ppl["best"] == {"x": res["alpha"][int(np.argmin(ppls))], "y": min(ppls), "no_change": False}
     report = (out / "report.md").read_text()
     assert "| lm_eval:toy_choice | acc_norm |" in report and "| lm_eval:toy_answer | perplexity |" in report
     # an edited task makes every stored point stale: the run refuses to mix them

@@ -35,6 +35,8 @@ def test_library_bars_off_in_a_log_and_left_on_a_terminal(monkeypatch):
     from transformers.utils import logging as hf_logging
     from sitv_dist.progress import quiet_library_bars
     monkeypatch.delenv("HF_HUB_DISABLE_PROGRESS_BARS", raising=False)
+    hf_logging.enable_progress_bar()        # an earlier in-process `main` may have turned them off
+    enable_progress_bars()
     try:
         assert quiet_library_bars(Terminal()) is False and hf_logging.is_progress_bar_enabled()
         assert quiet_library_bars(io.StringIO()) is True
