@@ -37,7 +37,8 @@ def pending_jobs(out: OutDir, controls: int = CONTROLS) -> int:
 
 def compute(cfg: ExperimentConfig, out: OutDir, controls: int = CONTROLS, device: torch.device | None = None,
             progress: bool = True) -> dict:
-    """Compute the entries whose fingerprint is not on disk yet; write and return the file."""
+    """Compute the entries whose fingerprint is not on disk yet; write and return the file. The
+    file is rewritten (atomically) after every entry, so a killed step keeps what it finished."""
     out = OutDir(out)
     if not out.plan.is_file():
         raise OutDirError(f"{out.plan} is missing: run `sitv sweep` first (derivatives use its plan)")
@@ -49,12 +50,18 @@ def compute(cfg: ExperimentConfig, out: OutDir, controls: int = CONTROLS, device
     todo = [j for j in jobs(plan, controls) if entries.get(j["key"], {}).get("fingerprint") != j["fingerprint"]]
     wanted = {j["key"] for j in jobs(plan, controls)}
     entries = {k: v for k, v in entries.items() if k in wanted}
+
+    def save(key: str | None = None, entry: dict | None = None) -> dict:
+        if key is not None:
+            entries[key] = entry
+        data = {"schema": SCHEMA, "entries": {k: entries[k] for k in sorted(entries)}}
+        write_json(out.derivatives, data, indent=None)
+        return data
+
     if todo:
         with out.timed("derivatives"):
-            entries.update(_evaluate(cfg, out, plan, todo, device, progress, entries))
-    data = {"schema": SCHEMA, "entries": {k: entries[k] for k in sorted(entries)}}
-    write_json(out.derivatives, data, indent=None)
-    return data
+            _evaluate(cfg, out, plan, todo, device, progress, entries, save)
+    return save()
 
 
 def _own_derivatives(entries: dict, plan, directions: list[str], sets: list[str]) -> list[dict] | None:
@@ -72,7 +79,7 @@ def _own_derivatives(entries: dict, plan, directions: list[str], sets: list[str]
     return own
 
 
-def _evaluate(cfg, out, plan, todo, device, progress, known: dict | None = None) -> dict:
+def _evaluate(cfg, out, plan, todo, device, progress, known: dict | None = None, save=None) -> dict:
     device = device or resolve_device(cfg.model.device)
     prepare_base(cfg, out)
     state = load_resident(cfg, plan.eval_sets, device, dtype="float32")
@@ -113,6 +120,8 @@ def _evaluate(cfg, out, plan, todo, device, progress, known: dict | None = None)
                               "directions": job["directions"], "control": job["control"],
                               "at": [0.0] * len(job["directions"]), "sets": per_set,
                               "time_s": time.perf_counter() - start}
+        if save is not None:
+            save(job["key"], result[job["key"]])
         if progress:
             print(f"derivatives: {job['key']} in {result[job['key']]['time_s']:.1f} s", flush=True)
     return result

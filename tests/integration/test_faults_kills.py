@@ -1,8 +1,9 @@
 """SIGKILL and SIGTERM of a real `sitv run` on the tiny embedded experiment, in each phase
-(fine-tuning with and without checkpoint_every, the sweep, the report): the rerun completes,
+(fine-tuning with and without checkpoint_every, the sweep, refinement, the derivatives, the report): the rerun completes,
 refits no finished task (its task vector is the same file, byte for byte and mtime), evaluates
 no finished point twice, and no temp file is trusted (a SIGKILL
 mid-rename may leave a hidden `.NAME.*.tmp`, which nothing reads). Integration: two runs per case."""
+import json
 import os
 import signal
 import subprocess
@@ -39,8 +40,18 @@ def _results(out: Path) -> bool:
     return (out / "results").is_dir() and any((out / "results").iterdir())
 
 
+def _refining(out: Path) -> bool:
+    plan = out / "plan.json"
+    return plan.is_file() and '"round": 1' in plan.read_text()
+
+
+def _derivative_entry(out: Path) -> bool:
+    return (out / "derivatives.json").is_file()        # written after each entry
+
+
 PHASES = {"finetune": ([], _first_vector), "finetune-checkpointed": (["finetune.checkpoint_every=2"], _first_vector),
-          "sweep": ([], _some_points), "report": ([], _results)}
+          "sweep": ([], _some_points), "report": ([], _results), "refine": ([], _refining),
+          "derivatives": ([], _derivative_entry)}
 
 
 @pytest.mark.integration
@@ -61,6 +72,8 @@ def test_a_killed_run_resumes_without_redoing_finished_work(tmp_path, phase, sig
     points = OutDir(out).points_dir
     done = {p.stem for p in points.glob("p*.json")} if points.is_dir() else set()
     logged = OutDir(out).evaluation_counts()
+    derivatives = (out / "derivatives.json")
+    finished = json.loads(derivatives.read_text())["entries"] if derivatives.is_file() else {}
     rerun = subprocess.run(_argv(out, *extra), env=ENV, capture_output=True, text=True, timeout=500)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert (vector.read_bytes(), vector.stat().st_mtime_ns) == kept          # the finished task is not refitted
@@ -68,6 +81,9 @@ def test_a_killed_run_resumes_without_redoing_finished_work(tmp_path, phase, sig
     assert not set(again) & done                                              # no finished point recomputed
     assert max(OutDir(out).evaluation_counts().values()) == 1
     assert (out / "report.md").is_file()
+    entries = json.loads(derivatives.read_text())["entries"]                  # complete, and
+    assert all(entries[k] == v for k, v in finished.items())                 # nothing finished recomputed
+    assert "Pending" not in (out / "report.md").read_text()
     # a SIGKILL between mkstemp and rename can leave a hidden temp file; no reader ever opens one
     # (they read only final names), and the final file beside it is complete
     for tmp in out.rglob("*.tmp"):

@@ -311,3 +311,29 @@ def test_derivatives_step_reuses_the_lines_for_a_grid(toy, tmp_path, monkeypatch
     for name, s in whole["sets"].items():
         assert np.allclose(s["hess"], grid["sets"][name]["hess"], rtol=1e-6, atol=1e-9)
         assert np.allclose(s["grad"], grid["sets"][name]["grad"], rtol=1e-6, atol=1e-9)
+
+
+def test_a_failed_derivatives_step_keeps_the_entries_it_finished(toy, tmp_path, monkeypatch):
+    from sitv_dist.cli import main
+    from sitv_dist.stages import derivatives as stage
+    out = tmp_path / "out"
+    cfg = make_config(toy, tmp_path, out, squaring=False, compositional=False, refine_rounds=0)
+    args = ["--set", "sweep.alpha.num=3"]
+    assert main(["sweep", "-c", str(cfg), *args]) == 0
+    real, calls = stage.per_text_derivatives, []
+
+    def second_entry_fails(model, es, dirs, **kw):
+        calls.append(es.name)
+        if len(calls) > 2:             # the line's two sets done; its first control fails
+            raise RuntimeError("killed")
+        return real(model, es, dirs, **kw)
+
+    monkeypatch.setattr(stage, "per_text_derivatives", second_entry_fails)
+    with pytest.raises(RuntimeError, match="killed"):
+        main(["derivatives", "-c", str(cfg), *args, "--controls", "1"])
+    kept = json.loads((out / "derivatives.json").read_text())["entries"]
+    assert sorted(kept) == ["line_mytask"]
+    monkeypatch.setattr(stage, "per_text_derivatives", real)
+    assert main(["derivatives", "-c", str(cfg), *args, "--controls", "1"]) == 0
+    entries = json.loads((out / "derivatives.json").read_text())["entries"]
+    assert sorted(entries) == ["line_mytask", "line_mytask/random1"] and entries["line_mytask"] == kept["line_mytask"]
