@@ -286,6 +286,12 @@ class OutDir:
         return {p.id for p in points if p.id in found and found[p.id][0] == p.fingerprint
                 and found[p.id][1].issuperset(p.sets)}
 
+    def foreign_ids(self, plan) -> set[str]:
+        """Ids of planned points whose file parses but belongs to another experiment (another
+        fingerprint: copied in from another OUT); they count as missing and are evaluated again."""
+        found = self.done_index.lookup(p.id for p in plan.points)
+        return {p.id for p in plan.points if p.id in found and found[p.id][0] not in (None, p.fingerprint)}
+
     def write_failure(self, pid: str, info: dict) -> None:
         write_json(self.failure(pid), info)
 
