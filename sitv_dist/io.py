@@ -35,7 +35,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise _named(exc.errno, path, len(data)) from exc
+            raise named_os_error(exc.errno, path, len(data)) from exc
         raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -45,13 +45,15 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 def os_error(exc: Exception, path: Path, needed: int | None = None) -> Exception:
     """An OSError naming `path` for a library error that wraps one ("... (os error 28) ..."), so
     a full disk reads the same whatever wrote the file; any other error is returned as it is."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return exc if exc.filename else named_os_error(exc.errno, path, needed)
     match = re.search(r"os error (\d+)", str(exc))
     if not match:
         return exc
-    return _named(int(match.group(1)), path, needed)
+    return named_os_error(int(match.group(1)), path, needed)
 
 
-def _named(code: int, path: Path, needed: int | None) -> OSError:
+def named_os_error(code: int, path: Path, needed: int | None) -> OSError:
     """OSError(code) naming the final path (not a temp name) and, for a full disk, the bytes needed."""
     err = OSError(code, os.strerror(code), str(path))
     err.needed = needed
