@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 
-def _file_mode() -> int:
+def new_file_mode() -> int:
     """0666 minus the process umask: what open() would give a new file (mkstemp gives 0600)."""
     mask = os.umask(0)
     os.umask(mask)
@@ -30,7 +30,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, _file_mode())        # mkstemp makes 0600; follow the umask like any other file
+        os.chmod(tmp, new_file_mode())        # mkstemp makes 0600; follow the umask like any other file
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
@@ -91,7 +91,7 @@ class FileLock:
 
     def acquire(self, blocking: bool) -> bool:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, _file_mode())
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, new_file_mode())
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
         except OSError as exc:
