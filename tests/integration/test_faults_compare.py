@@ -34,7 +34,10 @@ def test_a_killed_compare_leaves_nothing_half_written_and_the_rerun_completes(to
     before = {str(r): _files(r) for r in runs}
     outside = sorted(p.name for p in tmp_path.iterdir())
     dest = tmp_path / "dest"
-    proc = subprocess.Popen([*argv, "--out", str(dest)], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    home = tmp_path / "home"                       # HOME of the compares: nothing may land there
+    home.mkdir()
+    env = dict(ENV, HOME=str(home), SITV_CACHE=os.environ["SITV_CACHE"])   # the session cache (conftest)
+    proc = subprocess.Popen([*argv, "--out", str(dest)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline and not (dest / "plots").is_dir() and proc.poll() is None:
         time.sleep(0.002)
@@ -50,7 +53,7 @@ def test_a_killed_compare_leaves_nothing_half_written_and_the_rerun_completes(to
             assert data.endswith(PNG_END), name
         else:
             json.loads(data)
-    rerun = subprocess.run([*argv, "--out", str(dest)], env=ENV, capture_output=True, text=True, timeout=300)
+    rerun = subprocess.run([*argv, "--out", str(dest)], env=env, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     got = {k: v for k, v in _files(dest).items() if not k.rsplit("/", 1)[-1].startswith(".")}
     want = _files(reference)
@@ -58,4 +61,5 @@ def test_a_killed_compare_leaves_nothing_half_written_and_the_rerun_completes(to
     for name in want:
         assert got[name].replace(str(dest).encode(), b"DEST") == want[name].replace(str(reference).encode(), b"DEST"), name
     assert {str(r): _files(r) for r in runs} == before                      # the runs are not touched
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(outside + ["dest"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(outside + ["dest", "home"])
+    assert not list(home.rglob("*"))
