@@ -5,11 +5,12 @@ heatmaps of the first two directions at several values of the third).
 Each plotting function takes a results dict (docs/layout.md), its analysis
 (:mod:`..analysis.landscape`) and an output path, and returns the path(s) it wrote. Every plot of
 the package is written by :func:`save`: headless (Agg), the parent folder created, one DPI so
-that PNGs of different runs and comparisons stay comparable, and the figure closed (many sweeps
-in one process must not leak figures).
+that PNGs of different runs and comparisons stay comparable, written atomically (sitv_dist.io),
+and the figure closed (many sweeps in one process must not leak figures).
 """
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import matplotlib
@@ -18,6 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ...io import atomic_write_bytes  # noqa: E402
 from ...sweep.crossings import as_array  # noqa: E402
 from ..analysis.landscape import category_loss  # noqa: E402
 
@@ -33,11 +35,14 @@ def save(fig, path: Path | None, dpi: int = DPI, tight: bool = True):
             fig.tight_layout()
         return fig
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     if tight:
         fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
+    buffer = io.BytesIO()       # then one atomic write: a killed or full-disk report leaves no half image
+    try:
+        fig.savefig(buffer, dpi=dpi, format=path.suffix.lstrip(".") or "png")
+    finally:
+        plt.close(fig)
+    atomic_write_bytes(path, buffer.getvalue())
     return path
 
 
