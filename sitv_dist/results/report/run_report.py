@@ -127,7 +127,7 @@ def write_report(out_dir: Path, bootstrap: int = 1000, level: float = 0.95, seed
             a["findings"] = to_jsonable(line_findings(a, (an.get("uncertainty") or {}).get(name)))
     an["plots"], an["figure_marks"] = {}, {}
     for name, res in run["results"].items():
-        paths, marks = plot_sweep(res, an["sweeps"][name], out.plots_dir)
+        paths, marks = plot_sweep(res, an["sweeps"][name], out.plots_dir, (an.get("uncertainty") or {}).get(name))
         if name in an["accuracy"]:
             paths += plot_accuracy(an["accuracy"][name], (an.get("accuracy_uncertainty") or {}).get(name),
                                    out.plots_dir)
