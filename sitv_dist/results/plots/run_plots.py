@@ -10,6 +10,7 @@ in one process must not leak figures).
 """
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -79,8 +80,10 @@ def plot_grid(results: dict, analysis: dict, path: Path) -> Path | None:
                 label=f"closest to base {c['loss']:.4f}")
     ax.set_xlabel(f"α ({dirs[0]})")
     ax.set_ylabel(f"β ({dirs[1]})")
-    ax.set_title(f"{analysis.get('sweep') or ''}: L(α, β) (red dashed: base-loss contour)")
-    ax.legend(fontsize=8, loc="upper right")
+    title = f"{analysis.get('sweep') or ''}: L(α, β) (red dashed: base-loss contour)"
+    ax.set_title("\n".join(textwrap.wrap(title, 60)), fontsize=10)
+    if ax.get_legend_handles_labels()[0]:          # below the axes: no cell hidden behind it
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
     return save(fig, path)
 
 
