@@ -72,5 +72,6 @@ def accuracy_section(an: dict) -> list[str]:
             lines += table(["set", "metric", "at α = 0", "interval", "best α", "best", "interval",
                             "best α interval"], rows)
         else:
-            lines += table(["set", "metric", "at the origin", "best cell", "best"], rows)
+            lines += table(["set", "metric", "at the origin", "highest cell (unresolved: grids have no interval)",
+                            "highest"], rows)
     return lines

@@ -116,3 +116,10 @@ def test_accuracy_section_links_the_line_figure_and_states_chance():
     md = "\n".join(accuracy_section(an))
     assert "](plots/line_t_accuracy.png)" in md and "](plots/line_t_line.png)" not in md
     assert "Chance level" in md and "mc:t 0.25" in md
+
+
+def test_grid_accuracy_table_calls_the_highest_cell_unresolved():
+    acc = _grid_acc([[0.3] * 3] * 3, 0.3, ([0.0, 1.0], 0.32))
+    md = "\n".join(accuracy_section({"accuracy": {"grid_a__b": acc}, "plots": {}}))
+    assert "highest cell (unresolved: grids have no interval)" in md and "best cell" not in md
+    assert "| mc:a | acc | 0.30 | 0, 1 | 0.32 |" in md
