@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 GIB = 2 ** 30
+CACHE = os.environ.get("SITV_CACHE") or "~/.cache/sitv-dist"      # where scripts/prepare_model.py writes
 BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 
 
@@ -276,9 +277,9 @@ def accuracy_table(args) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hidden", default="512,1024,1536", help="widths of the random Llama models")
-    parser.add_argument("--smollm2", default="~/.cache/sitv-dist/smollm2-135m-instruct",
+    parser.add_argument("--smollm2", default=f"{CACHE}/smollm2-135m-instruct",
                         help="a prepared SmolLM2 directory (scripts/prepare_model.py); skipped if absent")
-    parser.add_argument("--gemma3", default="~/.cache/sitv-dist/gemma3-270m",
+    parser.add_argument("--gemma3", default=f"{CACHE}/gemma3-270m",
                         help="a prepared Gemma-3-270M directory (scripts/prepare_model.py --model gemma3-270m)")
     parser.add_argument("--plan", action="store_true", help="only the planned-vs-measured table (with LoRA and "
                         "full-logit rows)")

@@ -117,7 +117,8 @@ class Results:
         if figure not in kinds:
             raise ValueError(f"figure {figure!r}: a {sweep.kind} sweep has {', '.join(kinds)}")
         analysis = ((self.analysis or {}).get("sweeps") or {}).get(name) or analyse(sweep.data)
-        draw = {"line": lambda: run_plots.plot_line(sweep.data, analysis, None)[0],
+        unc = ((self.analysis or {}).get("uncertainty") or {}).get(name)
+        draw = {"line": lambda: run_plots.plot_line(sweep.data, analysis, None, unc)[0],
                 "categories": lambda: run_plots.plot_categories(sweep.data, analysis, None),
                 "heatmap": lambda: run_plots.plot_grid(sweep.data, analysis, None),
                 "surface": lambda: run_plots.plot_surface(analysis, None),

@@ -7,6 +7,7 @@ fine-tune.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,16 +18,38 @@ from .sweep_section import SlurmConfig, SweepConfig
 from .tracking import TrackingConfig
 
 
+CACHE_VAR = "SITV_CACHE"
+DEFAULT_CACHE = "~/.cache/sitv-dist"
+
+
+def cache_root() -> str:
+    """The project's cache root: $SITV_CACHE, else ~/.cache/sitv-dist (prepared models, the embedded base)."""
+    return os.environ.get(CACHE_VAR) or DEFAULT_CACHE
+
+
+def expand_cache(path: str) -> str:
+    """A leading `$SITV_CACHE` (or `${SITV_CACHE}`) replaced by :func:`cache_root`, so that a shipped
+    config finds a model where scripts/prepare_model.py put it whatever the cache root is."""
+    for var in (f"${{{CACHE_VAR}}}", f"${CACHE_VAR}"):
+        if path == var or path.startswith(var + "/"):
+            return cache_root() + path[len(var):]
+    return path
+
+
 @dataclass
 class ModelConfig:
     name_or_path: str = "embedded"
-    """'embedded' (the project's tiny Llama, built and cached on first use), a hub id, or a local directory."""
+    """'embedded' (the project's tiny Llama, built and cached on first use), a hub id, or a local directory
+    (a leading `$SITV_CACHE` is the cache root: $SITV_CACHE, else ~/.cache/sitv-dist)."""
     gguf_file: str = ""
     """GGUF file inside `name_or_path` to load (needs the `gguf` package); empty for safetensors/bin checkpoints."""
     dtype: str = "float32"
     """Parameter dtype while evaluating: float32, bfloat16 or float16."""
     device: str = "auto"
     """'auto' (cuda:LOCAL_RANK when a GPU is visible, else cpu), 'cpu', or 'cuda:N'."""
+
+    def __post_init__(self) -> None:
+        self.name_or_path = expand_cache(self.name_or_path)      # `$SITV_CACHE/...` (configs/gemma3-270m.yaml)
 
     def validate(self, key: str) -> None:
         require(self.name_or_path, f"{key}.name_or_path", "give 'embedded', a hub id or a local directory")

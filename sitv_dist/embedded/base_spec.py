@@ -8,18 +8,17 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 from pathlib import Path
 
 from ..config import EmbeddedConfig
+from ..config.experiment import cache_root as default_cache_root
 from .corpus import TASKS, data_file
 
 BUILD_VERSION = "1"
 
 
 def cache_root(cfg: EmbeddedConfig) -> Path:
-    root = cfg.cache_dir or os.environ.get("SITV_CACHE") or "~/.cache/sitv-dist"
-    return Path(root).expanduser()
+    return Path(cfg.cache_dir or default_cache_root()).expanduser()
 
 
 def build_key(cfg: EmbeddedConfig, seed: int) -> str:

@@ -80,7 +80,7 @@ def accuracy_analysis(results: dict) -> dict | None:
         flat = np.asarray(index["grid"]).ravel().tolist()
         shape = [len(a) for a in results["axes"]]
         for key, s in series.items():
-            entry = {"task": s["task"], "metrics": {}}
+            entry = {"task": s["task"], **({"items": s["items"]} if "items" in s else {}), "metrics": {}}
             for metric, fn in s["values"].items():
                 values = [fn(points[i]) for i in flat]
                 cells = [p["coefficients"] for p in (points[i] for i in flat)]
@@ -118,3 +118,25 @@ def accuracy_uncertainty(out_dir: OutDir, results: dict, replicates: int, level:
             entry[metric] = {"ci": [[a, b] for a, b in zip(lo, hi)], "best_alpha_ci": [blo, bhi]}
         found[task] = entry
     return to_jsonable(found) if found else None
+
+
+def chance_levels(out_dir: OutDir, results: dict) -> dict[str, float]:
+    """Per multiple-choice task, the accuracy of guessing: the mean over items of 1/(number of
+    choices), read from the base point's per-item log-likelihoods (one per choice). acc_norm
+    picks among the same choices, so its chance level is the same. {} without point files."""
+    base = results["points"][int(results["base_point"])]
+    record = OutDir(out_dir).read_point(base["id"], None) if base.get("id") else None
+    found = {}
+    for task in _mc_tasks(results):
+        lls = ((((record or {}).get("sets") or {}).get(f"task:{task}") or {}).get("mc") or {}).get("loglikelihoods")
+        if lls:
+            found[task] = float(np.mean([1.0 / len(ll) for ll in lls]))
+    return found
+
+
+def add_chance_levels(out_dir: OutDir, results: dict, acc: dict) -> None:
+    """``chance`` (None where unknown) in every series of one sweep's accuracy analysis; lm-eval
+    series get None (their metrics are not all accuracies)."""
+    chance = chance_levels(out_dir, results)
+    for key, s in acc["series"].items():
+        s["chance"] = chance.get(s["task"]) if key.startswith("mc:") else None

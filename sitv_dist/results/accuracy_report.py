@@ -5,55 +5,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
-from ..sweep.crossings import as_array
-from .plots.run_plots import plt, save
+from .plots.accuracy_plots import accuracy_grid_figure, accuracy_line_figure
+from .plots.figure_files import save
 from .markdown import fmt, interval, table
 
 
 def plot_accuracy(acc: dict, unc: dict | None, plots_dir: Path) -> list[Path]:
-    """`<sweep>_accuracy.png` (line) or `<sweep>_accuracy_<task>.png` heatmaps (2-D grid)."""
-    name, written = acc.get("sweep") or "sweep", []
+    """`<sweep>_accuracy.png` (line) or `<sweep>_accuracy_<task>.png` maps (2-D grid)."""
+    name = acc.get("sweep") or "sweep"
     if acc["kind"] == "line":
-        alpha = np.asarray(acc["alpha"], dtype=float)
-        keys = list(acc["series"])
-        fig, axes = plt.subplots(len(keys), 1, figsize=(8, 3.2 * len(keys)), sharex=True, squeeze=False)
-        for ax, key in zip(axes[:, 0], keys):
-            s = acc["series"][key]
-            for k, (metric, m) in enumerate(s["metrics"].items()):
-                ax.plot(alpha, as_array(m["curve"]), "-", marker=".", color=f"C{k}", label=metric)
-                ci = ((unc or {}).get(s["task"]) or {}).get(metric) if key.startswith("mc:") else None
-                if ci:
-                    lo, hi = (as_array(c) for c in zip(*ci["ci"]))
-                    ax.fill_between(alpha, lo, hi, color=f"C{k}", alpha=0.2, label=f"{metric} interval")
-                if m["base"] is not None:
-                    ax.axhline(m["base"], color=f"C{k}", linewidth=0.8, linestyle=":")
-            ax.set_ylabel(key)
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=8)
-        axes[0, 0].set_title(f"{name}: accuracy along α (dotted: at α = 0; bands: bootstrap over items)")
-        axes[-1, 0].set_xlabel("α")
-        written.append(save(fig, plots_dir / f"{name}_accuracy.png"))
-    elif len(acc["axes"]) == 2:
-        a, b = (np.asarray(x, dtype=float) for x in acc["axes"])
-        for key, s in acc["series"].items():
-            metric = "acc" if "acc" in s["metrics"] else next(iter(s["metrics"]))
-            m = s["metrics"][metric]
-            z = np.ma.masked_invalid(as_array(np.asarray(m["grid"], dtype=object).ravel()).reshape(len(a), len(b)))
-            fig, ax = plt.subplots(figsize=(7.2, 6))
-            mesh = ax.pcolormesh(a, b, z.T, shading="nearest", cmap="magma")
-            fig.colorbar(mesh, ax=ax, label=f"{key} {metric}")
-            best = m["best"]
-            if best["coefficients"] is not None:
-                ax.plot(*best["coefficients"][:2], marker="*", markersize=14, color="cyan", linestyle="none",
-                        label=f"best {best['y']:.4f}")
-                ax.legend(fontsize=8)
-            ax.set_xlabel(f"α ({acc['directions'][0]})")
-            ax.set_ylabel(f"β ({acc['directions'][1]})")
-            ax.set_title(f"{name}: {key} {metric}")
-            written.append(save(fig, plots_dir / f"{name}_accuracy_{key.replace(':', '_')}.png"))
-    return written
+        return [save(accuracy_line_figure(acc, unc), plots_dir / f"{name}_accuracy.png")]
+    if len(acc["axes"]) != 2:
+        return []
+    return [save(accuracy_grid_figure(acc, key), plots_dir / f"{name}_accuracy_{key.replace(':', '_')}.png")
+            for key in acc["series"]]
 
 
 def _score(v) -> str:
@@ -94,9 +59,19 @@ def accuracy_section(an: dict) -> list[str]:
                     rows.append([key, metric, _score(m["base"]), ", ".join(f"{c:.4g}" for c in best["coefficients"] or []),
                                  _score(best["y"])])
         lines += [f"### {sweep}", ""]
+        for p in (an.get("plots") or {}).get(sweep, []):
+            if a["kind"] == "line" and p.endswith("_accuracy.png"):
+                caption = (f"{sweep}: accuracy along α with bootstrap bands over items; dotted: the value at "
+                           "α = 0; dashed: chance (1 / choices per item)")
+                lines += [f"![{caption}]({p})", "", f"*{caption}*", ""]
+        chances = [f"{key} {_score(s['chance'])}" for key, s in a["series"].items() if s.get("chance") is not None]
+        if chances:
+            lines += ["Chance level (the accuracy of guessing: the mean over items of 1 / number of choices; the "
+                      "same for acc and acc_norm): " + ", ".join(chances) + ".", ""]
         if a["kind"] == "line":
             lines += table(["set", "metric", "at α = 0", "interval", "best α", "best", "interval",
                             "best α interval"], rows)
         else:
-            lines += table(["set", "metric", "at the origin", "best cell", "best"], rows)
+            lines += table(["set", "metric", "at the origin", "highest cell (unresolved: grids have no interval)",
+                            "highest"], rows)
     return lines

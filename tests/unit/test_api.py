@@ -88,8 +88,9 @@ def test_plot_returns_the_report_figure(finished):
     fig = res.plot("line_mytask")
     assert isinstance(fig, matplotlib.figure.Figure)
     x, y = fig.axes[0].lines[0].get_data()
-    samples = res.analysis["sweeps"]["line_mytask"]["samples"]
-    assert list(x) == samples["c"] and list(y) == samples["general"]
+    a = res.analysis["sweeps"]["line_mytask"]
+    samples = a["samples"]
+    assert list(x) == samples["c"] and list(y) == [v - a["base_loss"] for v in samples["general"]]   # ΔL (#24)
     assert isinstance(res.plot("grid_mytask__other", "heatmap"), matplotlib.figure.Figure)
     with pytest.raises(ValueError, match="a line sweep has line, categories"):
         res.plot("line_mytask", "heatmap")

@@ -259,3 +259,8 @@ def test_report_has_accuracy_curves_intervals_and_best_alpha(toy, tmp_path):
     assert ("| mc:mytask | acc | " in report) and (("no change" in report) == acc["best"]["no_change"])
     assert (out / "plots" / "line_mytask_accuracy.png").is_file()
     assert (out / "plots" / "grid_mytask__other_accuracy_mc_mytask.png").is_file()
+    # #24: the chance level (1 / choices, averaged over the 2- to 4-way items) and the linked figure
+    chance = np.mean([1 / len(r["choices"]) for r in mc_rows()])
+    assert an["accuracy"]["line_mytask"]["series"]["mc:mytask"]["chance"] == pytest.approx(chance)
+    assert an["accuracy"]["grid_mytask__other"]["series"]["mc:mytask"]["chance"] == pytest.approx(chance)
+    assert "](plots/line_mytask_accuracy.png)" in report and f"mc:mytask {chance:.2f}" in report

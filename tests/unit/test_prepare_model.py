@@ -153,3 +153,22 @@ def test_default_output_honours_sitv_cache(prep, monkeypatch, tmp_path):
     assert prep.default_out(prep.MODELS["gemma3-270m"]) == tmp_path / "cache" / "gemma3-270m"
     monkeypatch.delenv("SITV_CACHE")
     assert prep.default_out(prep.MODELS["smollm2"]) == Path("~/.cache/sitv-dist/smollm2-135m-instruct").expanduser()
+
+
+def test_shipped_configs_find_the_prepared_model_under_sitv_cache(tmp_path, monkeypatch):
+    """#24: configs/gemma3-270m.yaml (and smollm2's) name the model as `$SITV_CACHE/<dir>`, the
+    folder scripts/prepare_model.py writes; no shipped config or script hard-codes ~/.cache."""
+    import yaml
+
+    from sitv_dist.config.experiment import ModelConfig, expand_cache
+    repo = Path(__file__).resolve().parents[2]
+    monkeypatch.setenv("SITV_CACHE", str(tmp_path / "cache"))
+    for name, folder in (("gemma3-270m.yaml", "gemma3-270m"), ("smollm2-135m.yaml", "smollm2-135m-instruct")):
+        raw = yaml.safe_load((repo / "configs" / name).read_text())["model"]["name_or_path"]
+        assert ModelConfig(name_or_path=raw).name_or_path == str(tmp_path / "cache" / folder)
+    monkeypatch.delenv("SITV_CACHE")
+    assert expand_cache("${SITV_CACHE}/m") == "~/.cache/sitv-dist/m" and expand_cache("$SITV_CACHEX/m") == "$SITV_CACHEX/m"
+    for path in list((repo / "configs").glob("*.yaml")) + list((repo / "scripts").glob("*.py")):
+        for line in path.read_text().splitlines():
+            if "~/.cache" in line:
+                assert "SITV_CACHE" in line, f"{path.name}: {line.strip()}"   # only as the documented fallback

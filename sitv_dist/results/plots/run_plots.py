@@ -5,12 +5,12 @@ heatmaps of the first two directions at several values of the third).
 Each plotting function takes a results dict (docs/layout.md), its analysis
 (:mod:`..analysis.landscape`) and an output path, and returns the path(s) it wrote. Every plot of
 the package is written by :func:`save`: headless (Agg), the parent folder created, one DPI so
-that PNGs of different runs and comparisons stay comparable, written atomically (sitv_dist.io),
-and the figure closed (many sweeps in one process must not leak figures).
+that PNGs of different runs and comparisons stay comparable, and the figure closed (many sweeps
+in one process must not leak figures).
 """
 from __future__ import annotations
 
-import io
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -19,87 +19,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ...io import atomic_write_bytes  # noqa: E402
 from ...sweep.crossings import as_array  # noqa: E402
 from ..analysis.landscape import category_loss  # noqa: E402
-
-DPI = 120
-
-
-def save(fig, path: Path | None, dpi: int = DPI, tight: bool = True):
-    """Write ``fig`` to ``path`` and close it; ``tight=False`` for figures that use another
-    layout engine (e.g. ``layout="constrained"``). ``path`` None: the open figure itself
-    (the Python API's `Results.plot`)."""
-    if path is None:
-        if tight:
-            fig.tight_layout()
-        return fig
-    path = Path(path)
-    if tight:
-        fig.tight_layout()
-    buffer = io.BytesIO()       # then one atomic write: a killed or full-disk report leaves no half image
-    try:
-        fig.savefig(buffer, dpi=dpi, format=path.suffix.lstrip(".") or "png")
-    finally:
-        plt.close(fig)
-    atomic_write_bytes(path, buffer.getvalue())
-    return path
-
-
-def plot_line(results: dict, analysis: dict, path: Path) -> tuple[Path, dict]:
-    """L(c) over every evaluated point on the line with L(0), the line's findings (crossings:
-    circles, filled when resolved; interior minima: triangles; the lowest loss: a star), and
-    the task loss below. Returns the path and what it marked, read back from the drawn
-    artists (so a test can hold the figure to the report)."""
-    samples, findings = analysis["samples"], analysis.get("findings") or {}
-    base = analysis["base_loss"]
-    curves = analysis["curves"]
-    has_task = curves.get("task") is not None and np.isfinite(as_array(curves["task"])).any()
-    fig, axes = plt.subplots(2 if has_task else 1, 1, figsize=(8, 7.5 if has_task else 4.8),
-                             sharex=True, squeeze=False)
-    ax = axes[0][0]
-    ax.plot(samples["c"], as_array(samples["general"]), "-", color="C0", marker=".", markersize=4,
-            label="L(c), general loss at every evaluated point")
-    ax.axhline(base, color="grey", linewidth=1, label=f"L(0) = {base:.4f}")
-    marks = {"crossings": [], "minima": [], "global_min": None}
-    cross = findings.get("crossings", analysis["crossings"])
-    if cross:
-        filled = [c.get("resolved") is True for c in cross]
-        artist, = ax.plot([c["x"] for c in cross], [base] * len(cross), linestyle="none", marker="o",
-                          markersize=8, markerfacecolor="none", markeredgecolor="C3", markeredgewidth=1.6,
-                          label="crossings of L(0) (filled: resolved)")
-        ax.plot([c["x"] for c, f in zip(cross, filled) if f], [base] * sum(filled), linestyle="none",
-                marker="o", markersize=8, color="C3")
-        marks["crossings"] = [float(v) for v in artist.get_xdata()]
-    minima = findings.get("minima", analysis.get("minima") or [])
-    if minima:
-        artist, = ax.plot([m["x"] for m in minima], [m["loss"] for m in minima], linestyle="none", marker="^",
-                          markersize=8, color="C2", label="interior local minima")
-        marks["minima"] = [float(v) for v in artist.get_xdata()]
-    gmin = analysis["general_min"]
-    if gmin["x"] is not None:
-        artist, = ax.plot([gmin["x"]], [gmin["y"]], marker="*", markersize=13, color="C0", linestyle="none",
-                          label=f"lowest L = {gmin['y']:.4f} at c = {gmin['x']:.3g}")
-        marks["global_min"] = float(artist.get_xdata()[0])
-    ax.set_ylabel("general loss (nats/token)")
-    ax.set_title(f"{analysis.get('sweep') or ''}: loss along {analysis['direction']}")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    if has_task:
-        tax = axes[1][0]
-        tax.plot(np.asarray(curves["alpha"], dtype=float), as_array(curves["task"]), "-", color="C4", marker=".",
-                 label=f"task loss ({analysis['task']}) on the α grid")
-        if analysis.get("task_base_loss") is not None:
-            tax.axhline(analysis["task_base_loss"], color="grey", linewidth=1, label="task loss at c = 0")
-        tmin = analysis.get("task_min") or {}
-        if tmin.get("x") is not None:
-            tax.plot([tmin["x"]], [tmin["y"]], marker="*", markersize=12, color="C4", linestyle="none",
-                     label=f"lowest = {tmin['y']:.4f} at α = {tmin['x']:.3g}")
-        tax.set_ylabel("task loss (nats/token)")
-        tax.grid(alpha=0.3)
-        tax.legend(fontsize=8)
-    axes[-1][0].set_xlabel("c, the coefficient of the task vector (α, 2α, α+α² and refinement points)")
-    return save(fig, path), marks
+from .figure_files import DPI, save  # noqa: E402,F401  (re-exported: the other plot modules import them here)
+from .line_figure import plot_line  # noqa: E402,F401
 
 
 def plot_categories(results: dict, analysis: dict, path: Path) -> Path | None:
@@ -157,18 +80,22 @@ def plot_grid(results: dict, analysis: dict, path: Path) -> Path | None:
                 label=f"closest to base {c['loss']:.4f}")
     ax.set_xlabel(f"α ({dirs[0]})")
     ax.set_ylabel(f"β ({dirs[1]})")
-    ax.set_title(f"{analysis.get('sweep') or ''}: L(α, β) (red dashed: base-loss contour)")
-    ax.legend(fontsize=8, loc="upper right")
+    title = f"{analysis.get('sweep') or ''}: L(α, β) (red dashed: base-loss contour)"
+    ax.set_title("\n".join(textwrap.wrap(title, 60)), fontsize=10)
+    if ax.get_legend_handles_labels()[0]:          # below the axes: no cell hidden behind it
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
     return save(fig, path)
 
 
-def plot_sweep(results: dict, analysis: dict, plots_dir: Path) -> tuple[list[Path], dict | None]:
+def plot_sweep(results: dict, analysis: dict, plots_dir: Path,
+               uncertainty: dict | None = None) -> tuple[list[Path], dict | None]:
     """All figures of one sweep, named ``<sweep>_<figure>.png``; returns what was written and,
-    for a line, what its figure marks (crossings, minima, lowest loss)."""
+    for a line, what its figure marks (crossings, minima, lowest loss, the zoomed window).
+    ``uncertainty``: the sweep's bootstrap (the line figure's bands)."""
     plots_dir = Path(plots_dir)
     name = analysis.get("sweep") or results.get("sweep") or "sweep"
     if analysis["kind"] == "line":
-        line, marks = plot_line(results, analysis, plots_dir / f"{name}_line.png")
+        line, marks = plot_line(results, analysis, plots_dir / f"{name}_line.png", uncertainty)
         written = [line, plot_categories(results, analysis, plots_dir / f"{name}_categories.png")]
         return [p for p in written if p is not None], marks
     else:

@@ -105,9 +105,10 @@ def line_sections(an: dict) -> list[str]:
         paths = an.get("plots", {}).get(name, [])
         line_fig = [p for p in paths if p.endswith("_line.png")]
         if line_fig:
-            lines += figure(line_fig[0], f"{name}: L(c) at the {f['samples']} evaluated points, L(0), crossings "
-                            "(filled: resolved), interior minima (triangles) and the lowest loss (star); task "
-                            "loss on the α grid below")
+            lines += figure(line_fig[0], f"{name}: ΔL(c) = L(c) − L(0) at the {f['samples']} evaluated points "
+                            "with its bootstrap band (95 %, over eval texts), zoomed to the findings: crossings "
+                            "(filled: resolved), interior minima (triangles), the lowest loss (star); the full "
+                            "range below it, then the task loss's change on the α grid")
         g = f["global_min"]
         lines += [f"{f['samples']} evaluated points ({f['refined']} added by refinement rounds); L(0) = {fmt(a['base_loss'])}; lowest general loss "
                   f"{fmt(g['loss'])} at c = {fmt(g['x'], 4)} (ΔL {delta(g['depth'])}"

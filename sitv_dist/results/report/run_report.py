@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ...io import atomic_write_text
 from ...outdir import OutDir
-from ..accuracy import accuracy_analysis, accuracy_uncertainty
+from ..accuracy import accuracy_analysis, accuracy_uncertainty, add_chance_levels
 from ..accuracy_report import plot_accuracy
 from ..analysis.landscape import analyse, to_jsonable
 from ..analysis.merge_sweeps import analyse_merges
@@ -111,6 +111,8 @@ def write_report(out_dir: Path, bootstrap: int = 1000, level: float = 0.95, seed
     an = build_analysis(run)
     if pending:
         an["pending"] = pending
+    for name, acc in an["accuracy"].items():
+        add_chance_levels(out, run["results"][name], acc)
     if bootstrap > 0:
         unc = run_uncertainty(out, run["results"], replicates=bootstrap, level=level, seed=seed)
         if unc:
@@ -127,7 +129,7 @@ def write_report(out_dir: Path, bootstrap: int = 1000, level: float = 0.95, seed
             a["findings"] = to_jsonable(line_findings(a, (an.get("uncertainty") or {}).get(name)))
     an["plots"], an["figure_marks"] = {}, {}
     for name, res in run["results"].items():
-        paths, marks = plot_sweep(res, an["sweeps"][name], out.plots_dir)
+        paths, marks = plot_sweep(res, an["sweeps"][name], out.plots_dir, (an.get("uncertainty") or {}).get(name))
         if name in an["accuracy"]:
             paths += plot_accuracy(an["accuracy"][name], (an.get("accuracy_uncertainty") or {}).get(name),
                                    out.plots_dir)
