@@ -131,6 +131,16 @@ class Experiment:
         print(f"report: {self.out.report}")
         return self.results()
 
+    def search(self, progress: bool = True):
+        """The coefficient search of sweep.search (`sitv search`), then the report; a sweep whose
+        points are not all evaluated yet is reported as pending."""
+        from ..stages.report import report_after_search
+        from ..stages.search import search
+        search(self.cfg, self._created(), progress)
+        report_after_search(self.out)
+        print(f"report: {self.out.report}")
+        return self.results()
+
     def derivatives(self, controls: int = 2, progress: bool = True) -> dict:
         """Exact slope and curvature at α = 0 (`sitv derivatives`); OUT/derivatives.json's content."""
         from ..stages.derivatives import compute

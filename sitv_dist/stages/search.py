@@ -1,0 +1,162 @@
+"""The search stage (`sitv search`, and a phase of `sitv run` when sweep.search is set): CMA-ES
+proposes a batch of coefficient vectors, the batch joins the plan as points of the sweep
+`search`, the ordinary workers (in-process, local processes, Slurm) evaluate and write them,
+and the next batch follows, until the budget is spent.
+
+Nothing of the optimiser is saved: each batch it asks for is found by replaying the search
+from its seed against the point files (`sweep.search.proposer.replay`). A killed search reruns
+to the same proposals, skips every point already on disk, and ends at the same result for the
+same seed, bounds, batch and budget, whatever the number of workers. A proposal that is
+already a point of another sweep (a uniform per-layer proposal is its line's point) is read,
+not evaluated again.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..config import ConfigError, ExperimentConfig
+from ..io import write_json
+from ..outdir import OutDir
+from ..sweep.plan import SEARCH, Plan, load_plan, point_id
+from ..sweep.search import proposer, space
+from ..sweep.search.objective import Objective
+from ..sweep.worker import ensure_eval_sets_file
+from ..vectors import taskvector
+from .sweep import THIS_PROCESS, choose_launcher, execute, plan_sweep
+
+
+@dataclass
+class Setup:
+    """What one search is: its coordinates (direction names), bounds, batch, budget, objective."""
+    coords: list[str]
+    bounds: list[list[float]]
+    batch: int
+    budget: int
+    objective: Objective
+    seed: int
+    quantum: float
+
+
+def batch_size(cfg: ExperimentConfig, dims: int) -> int:
+    """sweep.search.batch, or CMA-ES's default population (4 + ⌊3 ln n⌋) rounded up to a multiple
+    of the workers that evaluate a batch together."""
+    if cfg.sweep.search.batch:
+        return cfg.sweep.search.batch
+    how = choose_launcher(cfg, THIS_PROCESS)
+    workers = {"processes": cfg.sweep.workers, "slurm": cfg.slurm.tasks or cfg.sweep.num_shards}.get(how, 1)
+    population = 4 + int(3 * math.log(dims))
+    return max(2, -(-population // workers) * workers)
+
+
+def setup(cfg: ExperimentConfig, out: OutDir) -> Setup:
+    """The search of this config on this out_dir (reads the direction files' headers and
+    OUT/eval_sets.json, which the first evaluation writes)."""
+    s = cfg.sweep.search
+    coords = space.coordinates(cfg, taskvector.direction_files(cfg, out))
+    tokens = {name: info["tokens"] for name, info in (out.read_eval_sets() or {}).items()}
+    budget = s.budget
+    batch = batch_size(cfg, len(coords))
+    if batch > budget:
+        raise ConfigError(f"sweep.search.budget: {budget} point(s) are fewer than one batch of {batch}; "
+                          f"raise the budget to at least {batch} or set sweep.search.batch")
+    return Setup(coords, [list(map(float, s.bounds))] * len(coords), batch, budget,
+                 Objective(dict(s.objective), tokens, s.seed), s.seed, s.quantum)
+
+
+def proposal_point(plan: Plan, search: Setup, x) -> tuple[list[float], str]:
+    vector = space.point_vector(plan.directions, search.coords, x)
+    return vector, point_id(plan.directions, vector)
+
+
+def replay(plan: Plan, out: OutDir, search: Setup) -> proposer.SearchState:
+    """The search so far, against the values on disk (search half of the objective)."""
+    planned = plan.by_id()
+
+    def value(x):
+        _, pid = proposal_point(plan, search, x)
+        point = planned.get(pid)
+        record = out.read_point(pid, point.fingerprint) if point is not None else None
+        if record is None or not set(search.objective.sets) <= set(record["sets"]):
+            return None
+        return search.objective.value(record, "search")
+
+    return proposer.replay(search.bounds, search.seed, search.batch, search.budget, value, search.quantum)
+
+
+def add_batch(plan: Plan, search: Setup, pending, generation: int) -> int:
+    """Put a batch's proposals into the plan as points of the sweep `search` (a proposal that is
+    already planned joins the sweep, with the objective's eval sets added); returns how many are new."""
+    planned, added = plan.by_id(), 0
+    for x in pending:
+        vector, pid = proposal_point(plan, search, x)
+        point = planned.get(pid)
+        if point is None:
+            planned[pid] = plan.add_point(vector, [SEARCH], generation, SEARCH, search.objective.sets)
+            added += 1
+            continue
+        if SEARCH not in point.sweeps:
+            point.sweeps.append(SEARCH)
+        missing = [s for s in search.objective.sets if s not in point.sets]
+        if missing:
+            point.sets = [s for s in plan.eval_sets if s in point.sets or s in missing]
+            point.fingerprint = plan.point_fingerprint(point.coefficients, point.sets)
+    return added
+
+
+def record(plan: Plan, search: Setup, state: proposer.SearchState, cfg: ExperimentConfig) -> dict:
+    """OUT/search.json: the setup and every proposal told, in order, with its point and its
+    objective on the search half (what the report reads; the optimiser is rebuilt by replay)."""
+    told = []
+    for x, y in state.history:
+        _, pid = proposal_point(plan, search, x)
+        told.append({"x": list(x), "point": pid, "objective": y if math.isfinite(y) else None})
+    s = cfg.sweep.search
+    return {"schema": "sitv-dist/search/1", "coordinates": search.coords, "directions": list(s.directions),
+            "split": s.split, "bounds": list(s.bounds), "objective": dict(s.objective), "budget": search.budget,
+            "batch": search.batch, "seed": search.seed, "sampler": s.sampler, "quantum": search.quantum,
+            "complete": state.done, "history": told}
+
+
+def require_optimiser() -> None:
+    try:
+        import cmaes  # noqa: F401
+    except ImportError:
+        raise ConfigError("sweep.search: the search needs the `cmaes` package; pip install 'sitv-dist[search]'") from None
+
+
+def search(cfg: ExperimentConfig, out: OutDir, progress: bool = True, announce: bool = True) -> proposer.SearchState:
+    """Run (or continue) the configured search to its budget; returns its final state."""
+    if not cfg.sweep.search.directions:
+        raise ConfigError("sweep.search.directions: no search is configured; name the directions whose "
+                          "coefficients to search, e.g. --set 'sweep.search.directions=[sentiment_positive]'")
+    require_optimiser()
+    out = OutDir(out)
+    plan = plan_sweep(cfg, out)
+    ensure_eval_sets_file(cfg, out, plan)
+    search_setup = setup(cfg, out)
+    asked = None
+    while True:
+        plan = load_plan(out)
+        state = replay(plan, out, search_setup)
+        write_json(out.search_state, record(plan, search_setup, state, cfg))
+        if state.done:
+            break
+        if state.pending == asked:
+            raise RuntimeError(f"search: the batch {asked} was evaluated but its values cannot be read back; "
+                               f"see {out.failures_dir} and `sitv status {out.root}`")
+        asked = state.pending
+        generation = len(state.history) // search_setup.batch + 1
+        added = add_batch(plan, search_setup, state.pending, generation)
+        out.write_plan(plan.to_json())
+        if announce:
+            print(f"search: batch {generation} of {search_setup.budget // search_setup.batch}, "
+                  f"{len(state.pending)} proposal(s), {added} new point(s)", flush=True)
+        summary = execute(cfg, out, plan, progress=progress, stage="search", sweeps=[SEARCH], announce=False)
+        if summary.missing:
+            raise RuntimeError(f"search batch {generation}: {summary.missing} point(s) missing ({summary.failed} "
+                               f"failed; see {out.failures_dir}); rerun to evaluate only those")
+    best = state.best()
+    if announce and best is not None:
+        print(f"search: {len(state.history)} point(s); best objective {best[1]:.6g} on the search half", flush=True)
+    return state
