@@ -131,15 +131,15 @@ class Experiment:
         print(f"report: {self.out.report}")
         return self.results()
 
-    def search(self, progress: bool = True):
-        """The coefficient search of sweep.search (`sitv search`), then the report; a sweep whose
-        points are not all evaluated yet is reported as pending."""
+    def search(self, progress: bool = True) -> dict:
+        """The coefficient search of sweep.search (`sitv search`), then the report (a sweep whose
+        points are not all evaluated yet is reported as pending); analysis.json's `search` entry."""
         from ..stages.report import report_after_search
         from ..stages.search import search
         search(self.cfg, self._created(), progress)
-        report_after_search(self.out)
+        analysis = report_after_search(self.out)
         print(f"report: {self.out.report}")
-        return self.results()
+        return analysis["search"]
 
     def derivatives(self, controls: int = 2, progress: bool = True) -> dict:
         """Exact slope and curvature at α = 0 (`sitv derivatives`); OUT/derivatives.json's content."""
