@@ -17,9 +17,10 @@ class SearchConfig:
     """Directions whose coefficients are searched (each one swept by sweep.directions or a grid, so the
     search is compared with the best point of those sweeps). Empty: no search."""
     split: str = "none"
-    """'none': one coefficient per direction; 'layers': one per transformer block of each direction, plus
-    its embeddings and its head (lm_head and the final norm); 'groups': one per group (attention, mlp,
-    embeddings, norms, other). The parts are views of the one resident T, not copies."""
+    """'none': one coefficient per direction; 'layers': one per transformer block of each direction
+    (`T@layer0`, …), plus its input embedding (`T@embed`) and its head (`T@head`: lm_head and the
+    final norm); 'groups': one per group (attention, mlp, embeddings, norms, other). The parts are
+    views of the one resident T, not copies."""
     bounds: list[float] = field(default_factory=lambda: [-0.5, 1.5])
     """[low, high] of every searched coefficient."""
     objective: dict[str, float] = field(default_factory=lambda: {"general": 1.0})

@@ -60,7 +60,7 @@ def plan_sweep(cfg: ExperimentConfig, out: OutDir, min_shards: int = 1) -> Plan:
     paths = taskvector.direction_files(cfg, out)
     inputs = experiment_inputs(cfg, location, paths, eval_texts(cfg), hashes)
     parts = search_parts(cfg, paths)
-    inputs["directions"].update(space.part_digests(parts, inputs["directions"], cfg.sweep.search.split))
+    inputs["directions"].update(space.part_digests(parts, inputs["directions"], paths, cfg.sweep.search.split))
     if cfg.sweep.launcher == "slurm":
         min_shards = max(min_shards, cfg.slurm.tasks)
     with out.plan_lock():

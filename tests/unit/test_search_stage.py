@@ -106,8 +106,8 @@ def test_split_search_analysis_report_and_figure(toy, tmp_path):
     search(cfg, out, progress=False, announce=False)
     an = reduce_and_report(out)
     s = an["search"]
-    assert s["coordinates"] == ["mytask@embeddings", "mytask@layer0", "mytask@layer1", "mytask@head"]
-    assert [p["part"] for p in s["profile"]["mytask"]] == ["embeddings", "layer0", "layer1", "head"]
+    assert s["coordinates"] == ["mytask@embed", "mytask@layer0", "mytask@layer1", "mytask@head"]
+    assert [p["part"] for p in s["profile"]["mytask"]] == ["embed", "layer0", "layer1", "head"]
     assert len(s["best_so_far"]) == s["points_evaluated"] == 12 and s["complete"]
     assert all(a >= b for a, b in zip(s["best_so_far"], s["best_so_far"][1:]))        # never rises
     # both halves of the best point and of the line's best, recomputed from the point files
@@ -129,6 +129,16 @@ def test_split_search_analysis_report_and_figure(toy, tmp_path):
     assert f"{s['points_evaluated']} of a budget of 12 points in batches of 4" in section
     assert f"{halves['held_out']['values'][0]:.4f}" in section and s["verdict"][1:] in section
     assert "![plots/search.png](plots/search.png)" in section and (out / "plots" / "search.png").is_file()
+    # a per-group search on the same out_dir: its parts are other directions (none named like a layer part)
+    cfg.sweep.search.split, cfg.sweep.search.budget = "groups", 4
+    search(cfg, out, progress=False, announce=False)
+    groups = json.loads((out / "search.json").read_text())["coordinates"]
+    assert sorted(groups) == ["mytask@attention", "mytask@embeddings", "mytask@mlp", "mytask@norms"]
+    assert set(groups) <= set(load_plan(out).directions)      # the plan is this config's: the layer parts left it
+    cfg.sweep.search.split, cfg.sweep.search.budget = "layers", 12       # and back: their point files are read again
+    before = OutDir(out).evaluation_counts()
+    search(cfg, out, progress=False, announce=False)
+    assert OutDir(out).evaluation_counts() == before
 
 
 def test_search_figure_shows_best_so_far_and_profile(toy, tmp_path):

@@ -21,7 +21,7 @@ def search_section(an: dict, plots: list[str] = ()) -> list[str]:
     if not s:
         return []           # no search configured: no section (not an empty one)
     lines = ["## Coefficient search", ""]
-    split = {"none": "one coefficient per direction", "layers": "one coefficient per layer (and embeddings, head)",
+    split = {"none": "one coefficient per direction", "layers": "one coefficient per layer, plus the input embedding and the head",
              "groups": "one coefficient per parameter group"}[s["split"]]
     objective = " + ".join(f"{w:g}·{t}" if not t.startswith("accuracy:") else f"−{w:g}·{t}"
                            for t, w in s["objective"].items())

@@ -9,6 +9,7 @@ then the line's own point, evaluated once for both.
 """
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from ...config import ExperimentConfig
@@ -34,12 +35,16 @@ def coordinates(cfg: ExperimentConfig, paths: dict[str, Path]) -> list[str]:
     return out
 
 
-def part_digests(parts: list[str], digests: dict[str, str], split: str) -> dict[str, str]:
-    """Fingerprint inputs of the part directions: the source's content digest and the part."""
-    out = {}
+def part_digests(parts: list[str], digests: dict[str, str], paths: dict[str, Path], split: str) -> dict[str, str]:
+    """Fingerprint inputs of the part directions: the source's content digest and the names of
+    the parameters the part holds (what its tensors are, whichever split named it)."""
+    out, members = {}, {}
     for name in parts:
         source, part = layer_split.split_name(name)
-        out[name] = f"{digests[source]}|{split}:{part}"
+        if source not in members:
+            members[source] = parameter_names(paths[source], f"sweep.task_vectors.{source}")
+        held = sorted(n for n in members[source] if layer_split.part_of(n, split) == part)
+        out[name] = f"{digests[source]}|" + hashlib.sha256("\n".join(held).encode()).hexdigest()[:24]
     return out
 
 
