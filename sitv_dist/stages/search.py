@@ -125,34 +125,55 @@ def require_optimiser() -> None:
         raise ConfigError("sweep.search: the search needs the `cmaes` package; pip install 'sitv-dist[search]'") from None
 
 
-def search(cfg: ExperimentConfig, out: OutDir, progress: bool = True, announce: bool = True) -> proposer.SearchState:
-    """Run (or continue) the configured search to its budget; returns its final state."""
+class Stepper:
+    """One search's loop, one batch a step: replay against the store, rewrite OUT/search.json,
+    and put the next batch into the plan (who evaluates it is the caller's business)."""
+
+    def __init__(self, cfg: ExperimentConfig, out: OutDir):
+        self.cfg, self.out = cfg, OutDir(out)
+        self.setup = setup(cfg, self.out)
+        self.asked = None
+
+    def step(self, announce: bool) -> tuple[proposer.SearchState, int]:
+        """(state, the batch number now in the plan; 0 when the search is done)."""
+        plan = load_plan(self.out)
+        state = replay(plan, self.out, self.setup)
+        write_json(self.out.search_state, record(plan, self.setup, state, self.cfg))
+        if state.done:
+            return state, 0
+        if state.pending == self.asked:
+            raise RuntimeError(f"search: the batch {self.asked} was evaluated but its values cannot be read back; "
+                               f"see {self.out.failures_dir} and `sitv status {self.out.root}`")
+        self.asked = state.pending
+        generation = len(state.history) // self.setup.batch + 1
+        added = add_batch(plan, self.setup, state.pending, generation)
+        self.out.write_plan(plan.to_json())
+        if announce:
+            print(f"search: batch {generation} of {self.setup.budget // self.setup.batch}, "
+                  f"{len(state.pending)} proposal(s), {added} new point(s)", flush=True)
+        return state, generation
+
+
+def check(cfg: ExperimentConfig) -> None:
     if not cfg.sweep.search.directions:
         raise ConfigError("sweep.search.directions: no search is configured; name the directions whose "
                           "coefficients to search, e.g. --set 'sweep.search.directions=[sentiment_positive]'")
     require_optimiser()
+
+
+def search(cfg: ExperimentConfig, out: OutDir, progress: bool = True, announce: bool = True) -> proposer.SearchState:
+    """Run (or continue) the configured search to its budget with the configured launcher
+    (this process, local processes or Slurm); returns its final state."""
+    check(cfg)
     out = OutDir(out)
-    plan = plan_sweep(cfg, out)
-    ensure_eval_sets_file(cfg, out, plan)
-    search_setup = setup(cfg, out)
-    asked = None
+    ensure_eval_sets_file(cfg, out, plan_sweep(cfg, out))
+    stepper = Stepper(cfg, out)
     while True:
-        plan = load_plan(out)
-        state = replay(plan, out, search_setup)
-        write_json(out.search_state, record(plan, search_setup, state, cfg))
-        if state.done:
+        state, generation = stepper.step(announce)
+        if not generation:
             break
-        if state.pending == asked:
-            raise RuntimeError(f"search: the batch {asked} was evaluated but its values cannot be read back; "
-                               f"see {out.failures_dir} and `sitv status {out.root}`")
-        asked = state.pending
-        generation = len(state.history) // search_setup.batch + 1
-        added = add_batch(plan, search_setup, state.pending, generation)
-        out.write_plan(plan.to_json())
-        if announce:
-            print(f"search: batch {generation} of {search_setup.budget // search_setup.batch}, "
-                  f"{len(state.pending)} proposal(s), {added} new point(s)", flush=True)
-        summary = execute(cfg, out, plan, progress=progress, stage="search", sweeps=[SEARCH], announce=False)
+        summary = execute(cfg, out, load_plan(out), progress=progress, stage="search", sweeps=[SEARCH],
+                          announce=False)
         if summary.missing:
             raise RuntimeError(f"search batch {generation}: {summary.missing} point(s) missing ({summary.failed} "
                                f"failed; see {out.failures_dir}); rerun to evaluate only those")

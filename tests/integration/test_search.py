@@ -94,3 +94,22 @@ def test_search_under_the_slurm_launcher(toy, tmp_path, slurm_cluster):
     assert [h["objective"] for h in a["history"]] == [h["objective"] for h in b["history"]]
     submissions = json.loads((slurm / "slurm" / "submissions.json").read_text())
     assert len(submissions) == 2                             # one array job per batch
+
+
+def test_search_under_torchrun_ranks_equals_one_process(toy, tmp_path):
+    search = {"directions": ["mytask"], "split": "layers", "bounds": [-1.0, 1.5], "budget": 8, "batch": 4}
+    local, ranks = tmp_path / "local", tmp_path / "ranks"
+    assert main(["search", "-c", str(make_config(toy, tmp_path, local, refine_rounds=0, search=search))]) == 0
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}", TQDM_DISABLE="1",
+               OMP_NUM_THREADS="1")
+    proc = subprocess.run(["torchrun", "--standalone", "--nproc_per_node=2", "-m", "sitv_dist.cli", "search", "-c",
+                           str(make_config(toy, tmp_path, ranks, refine_rounds=0, search=search))],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    a, b = (json.loads((d / "search.json").read_text()) for d in (local, ranks))
+    assert b["complete"] and [h["x"] for h in a["history"]] == [h["x"] for h in b["history"]]
+    assert [h["objective"] for h in a["history"]] == [h["objective"] for h in b["history"]]
+    log = [line.split("\t") for line in (ranks / "logs" / "evaluations.tsv").read_text().splitlines()]
+    assert len({who for _, _, who, *_ in log}) == 2               # both ranks evaluated points of each batch
+    assert len(log) == len({pid for pid, *_ in log}) == 8        # each point once
+    assert "## Coefficient search" in (ranks / "report.md").read_text()
