@@ -40,6 +40,8 @@ def main(argv=None) -> int:
     exp = Experiment.from_yaml(ROOT / "configs" / "default.yaml", **base)
     start = time.perf_counter()
     exp.finetune([args.direction])
+    finetune_s = time.perf_counter() - start
+    start = time.perf_counter()
     exp.sweep()
     exp.refine()
     line_s = time.perf_counter() - start
@@ -55,7 +57,7 @@ def main(argv=None) -> int:
         seconds = time.perf_counter() - t
         rows.append((split, entry, seconds))
     print(f"\nembedded default, direction {args.direction}; line: {line_points} points (α grid, 2α, α+α², "
-          f"refinement), {line_s:.0f} s including fine-tuning")
+          f"refinement), {line_s:.0f} s (fine-tuning before it: {finetune_s:.0f} s)")
     header = ("split", "coefs", "points", "time s", "search half: search best", "line best", "held-out: search best",
               "line best", "held-out difference [95%]", "verdict")
     print(" | ".join(header))
@@ -68,7 +70,9 @@ def main(argv=None) -> int:
             f"{o['values'][0]:.4f} {fmt_ci(o['intervals'][0])}", f"{o['values'][1]:.4f} {fmt_ci(o['intervals'][1])}",
             f"{o['difference']['value']:+.4f} {fmt_ci(o['difference']['interval'])}", e["verdict"]]))
         print(f"    best: {', '.join(f'{k} = {v:.3f}' for k, v in e['best']['coefficients'].items())}; "
-              f"line best: {e['sweep_best']['coefficients']}")
+              f"line best: {e['sweep_best']['coefficients']}; start {e['start']} (σ {e['sigma']:g}); "
+              f"search-half difference {h['search']['difference']['value']:+.4f} "
+              f"{fmt_ci(h['search']['difference']['interval'])}")
     return 0
 
 

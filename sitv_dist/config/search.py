@@ -38,12 +38,19 @@ class SearchConfig:
     """Seed of the optimiser and of the search/held-out split of the texts."""
     sampler: str = "cmaes"
     """The optimiser: 'cmaes' (CMA-ES of the `cmaes` package, with bounds)."""
+    start: str = "sweeps"
+    """Where CMA-ES starts: 'sweeps' (the best line/grid point of these directions on the search half, every
+    part of a direction at its coefficient; the centre of the bounds when no such point is on disk yet) or
+    'center'. The start is kept in OUT/search.json, so a rerun replays the same search."""
+    sigma: float = 0.0
+    """CMA-ES's initial step (0: a quarter of the bound range from the centre, an eighth from a sweep's best point)."""
     quantum: float = 1e-4
     """Proposed coefficients are rounded to multiples of this, so a replayed proposal is the same point."""
 
     def validate(self, key: str) -> None:
         choice(self.split, SPLITS, f"{key}.split")
         choice(self.sampler, ("cmaes",), f"{key}.sampler")
+        choice(self.start, ("sweeps", "center"), f"{key}.start")
         if len(set(self.directions)) != len(self.directions):
             raise ConfigError(f"{key}.directions: repeated direction in {self.directions}")
         if not self.directions:
@@ -52,6 +59,8 @@ class SearchConfig:
             raise ConfigError(f"{key}.bounds: give [low, high] with low < high, got {self.bounds}")
         positive(self.budget, f"{key}.budget")
         positive(self.quantum, f"{key}.quantum")
+        if self.sigma < 0:
+            raise ConfigError(f"{key}.sigma: must be >= 0 (0: chosen from the bounds), got {self.sigma}")
         if self.batch == 1 or self.batch < 0:
             raise ConfigError(f"{key}.batch: CMA-ES needs at least 2 proposals per batch (0: its default), "
                               f"got {self.batch}")

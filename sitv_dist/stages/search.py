@@ -19,7 +19,7 @@ from ..config import ConfigError, ExperimentConfig
 from ..io import write_json
 from ..outdir import OutDir
 from ..sweep.plan import SEARCH, Plan, load_plan, point_id
-from ..sweep.search import proposer, space
+from ..sweep.search import baseline, proposer, space
 from ..sweep.search.objective import Objective
 from ..sweep.worker import ensure_eval_sets_file
 from ..vectors import taskvector
@@ -28,7 +28,8 @@ from .sweep import THIS_PROCESS, choose_launcher, execute, plan_sweep
 
 @dataclass
 class Setup:
-    """What one search is: its coordinates (direction names), bounds, batch, budget, objective."""
+    """What one search is: its coordinates (direction names), bounds, batch, budget, objective,
+    and where CMA-ES starts (`mean`, `sigma`)."""
     coords: list[str]
     bounds: list[list[float]]
     batch: int
@@ -36,6 +37,16 @@ class Setup:
     objective: Objective
     seed: int
     quantum: float
+    mean: list[float] | None = None
+    sigma: float | None = None
+
+    def signature(self, cfg: ExperimentConfig) -> dict:
+        """What makes two runs the same search (a rerun of it keeps its recorded start)."""
+        s = cfg.sweep.search
+        return {"coordinates": self.coords, "directions": list(s.directions), "split": s.split,
+                "bounds": list(s.bounds), "objective": dict(s.objective), "budget": self.budget,
+                "batch": self.batch, "seed": self.seed, "sampler": s.sampler, "quantum": self.quantum,
+                "start_from": s.start}
 
 
 def batch_size(cfg: ExperimentConfig, dims: int) -> int:
@@ -60,8 +71,26 @@ def setup(cfg: ExperimentConfig, out: OutDir) -> Setup:
     if batch > budget:
         raise ConfigError(f"sweep.search.budget: {budget} point(s) are fewer than one batch of {batch}; "
                           f"raise the budget to at least {batch} or set sweep.search.batch")
-    return Setup(coords, [list(map(float, s.bounds))] * len(coords), batch, budget,
-                 Objective(dict(s.objective), tokens, s.seed), s.seed, s.quantum)
+    found = Setup(coords, [list(map(float, s.bounds))] * len(coords), batch, budget,
+                  Objective(dict(s.objective), tokens, s.seed), s.seed, s.quantum)
+    found.mean, found.sigma = start(cfg, out, found)
+    return found
+
+
+def start(cfg: ExperimentConfig, out: OutDir, search: Setup) -> tuple[list[float] | None, float]:
+    """(mean, sigma) of CMA-ES: those recorded by an earlier run of the same search, else from
+    sweep.search.start (the sweeps' best point when one is on disk)."""
+    s = cfg.sweep.search
+    recorded = out.read_optional(out.search_state) or {}
+    if all(recorded.get(k) == v for k, v in search.signature(cfg).items()) and "sigma" in recorded:
+        return recorded.get("start"), recorded["sigma"]
+    width = float(s.bounds[1] - s.bounds[0])
+    if s.start == "sweeps" and out.plan.is_file():
+        plan = load_plan(out)
+        found = baseline.best(out, plan, list(s.directions), search.objective)
+        if found is not None:
+            return baseline.start(plan, found[0], search.coords), s.sigma or width / 8
+    return None, s.sigma or width / 4
 
 
 def proposal_point(plan: Plan, search: Setup, x) -> tuple[list[float], str]:
@@ -81,7 +110,8 @@ def replay(plan: Plan, out: OutDir, search: Setup) -> proposer.SearchState:
             return None
         return search.objective.value(record, "search")
 
-    return proposer.replay(search.bounds, search.seed, search.batch, search.budget, value, search.quantum)
+    return proposer.replay(search.bounds, search.seed, search.batch, search.budget, value, search.quantum,
+                           search.sigma, search.mean)
 
 
 def add_batch(plan: Plan, search: Setup, pending, generation: int) -> int:
@@ -111,10 +141,7 @@ def record(plan: Plan, search: Setup, state: proposer.SearchState, cfg: Experime
     for x, y in state.history:
         _, pid = proposal_point(plan, search, x)
         told.append({"x": list(x), "point": pid, "objective": y if math.isfinite(y) else None})
-    s = cfg.sweep.search
-    return {"schema": "sitv-dist/search/1", "coordinates": search.coords, "directions": list(s.directions),
-            "split": s.split, "bounds": list(s.bounds), "objective": dict(s.objective), "budget": search.budget,
-            "batch": search.batch, "seed": search.seed, "sampler": s.sampler, "quantum": search.quantum,
+    return {"schema": "sitv-dist/search/1", **search.signature(cfg), "start": search.mean, "sigma": search.sigma,
             "complete": state.done, "history": told}
 
 

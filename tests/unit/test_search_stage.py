@@ -65,6 +65,7 @@ def test_oracle_a_quarter_of_the_grid_budget_finds_the_grid_minimum(toy, tmp_pat
         lowest = min(values, key=values.get)
         cfg.sweep.search.directions, cfg.sweep.search.bounds = ["mytask", "other"], [-0.5, 1.5]
         cfg.sweep.search.budget, cfg.sweep.search.batch, cfg.sweep.search.seed = 81 // 4, 4, seed
+        cfg.sweep.search.start = "center"          # not from the grid's best cell: the optimiser on its own
         state = search(cfg, out, progress=False, announce=False)
         (x, y) = state.best()
         assert len(state.history) <= 81 // 4
@@ -109,6 +110,9 @@ def test_split_search_analysis_report_and_figure(toy, tmp_path):
     assert s["coordinates"] == ["mytask@embed", "mytask@layer0", "mytask@layer1", "mytask@head"]
     assert [p["part"] for p in s["profile"]["mytask"]] == ["embed", "layer0", "layer1", "head"]
     assert len(s["best_so_far"]) == s["points_evaluated"] == 12 and s["complete"]
+    # warm start: every part at the line's best coefficient (on the search half), step an eighth of the bounds
+    assert s["start_from"] == "sweeps" and s["start"] == [s["sweep_best"]["coefficients"]["mytask"]] * 4
+    assert s["sigma"] == 2.5 / 8
     assert all(a >= b for a, b in zip(s["best_so_far"], s["best_so_far"][1:]))        # never rises
     # both halves of the best point and of the line's best, recomputed from the point files
     out_dir = OutDir(out)
@@ -127,6 +131,7 @@ def test_split_search_analysis_report_and_figure(toy, tmp_path):
     report = (out / "report.md").read_text()
     section = report[report.index("## Coefficient search"):report.index("## Loss barriers")]
     assert f"{s['points_evaluated']} of a budget of 12 points in batches of 4" in section
+    assert f"every coefficient at {s['start'][0]:.4f} (step σ = 0.3125)" in section
     assert f"{halves['held_out']['values'][0]:.4f}" in section and s["verdict"][1:] in section
     assert "![plots/search.png](plots/search.png)" in section and (out / "plots" / "search.png").is_file()
     # a per-group search on the same out_dir: its parts are other directions (none named like a layer part)

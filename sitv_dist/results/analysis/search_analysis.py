@@ -11,20 +11,11 @@ import math
 import numpy as np
 
 from ...outdir import OutDir
-from ...sweep.plan import SEARCH, Plan, load_plan
+from ...sweep.plan import SEARCH, load_plan
+from ...sweep.search import baseline
 from ...sweep.search.objective import HALVES, Objective, term_set
 from ...vectors.ops import layer_split
 from ..search_intervals import half_replicates, interval
-
-
-def _moved(plan: Plan, point) -> set[str]:
-    return {d for d, c in zip(plan.directions, point.coefficients) if c != 0.0}
-
-
-def sweep_candidates(plan: Plan, sources: list[str]) -> list:
-    """Points of the line and grid sweeps that move only searched directions (the base included)."""
-    names = {s.name for s in plan.sweeps}
-    return [p for p in plan.points if names & set(p.sweeps) and _moved(plan, p) <= set(sources)]
 
 
 def _term_rows(records: list[dict], term: str, objective: Objective):
@@ -72,11 +63,15 @@ def verdict(objective: dict) -> str:
     search, held = (objective[h].get("difference") for h in HALVES)
     if search is None or held is None or search["value"] is None or held["value"] is None:
         return "no comparison (no sweep point holds the objective's eval sets)"
+    if search["value"] >= 0:
+        return ("within its budget the search found no point below the line/grid sweeps' best, even on the texts "
+                "it searched")
     if held["resolved"] and held["value"] < 0:
         return "lower on the held-out half too: the gain is not only on the texts it was selected on"
     if held["resolved"] and held["value"] > 0:
-        return "higher on the held-out half: the search's gain does not carry over to unseen texts"
-    if search["resolved"] and search["value"] < 0:
+        return ("lower on the search half but higher on the held-out half: the gain is on the texts it was selected "
+                "on only")
+    if search["resolved"]:
         return "lower on the search half only: on held-out texts the difference is within noise"
     return "no resolved difference on either half"
 
@@ -105,6 +100,7 @@ def analyse_search(out: OutDir, replicates: int = 1000, level: float = 0.95, see
     records = {h["point"]: out.read_point(h["point"], planned[h["point"]].fingerprint) for h in told}
     entry = {k: state[k] for k in ("coordinates", "directions", "split", "bounds", "objective", "budget", "batch",
                                    "seed", "sampler", "complete")}
+    entry.update({k: state.get(k) for k in ("start_from", "start", "sigma")})
     entry["points_evaluated"] = len(state["history"])
     entry["missing"] = sum(records.get(h["point"]) is None for h in state["history"])
     best_so_far, best = [], None
@@ -127,7 +123,7 @@ def analyse_search(out: OutDir, replicates: int = 1000, level: float = 0.95, see
     if state["split"] != "none":
         entry["profile"] = profile(state, best["x"])
     compared = [records[best["point"]]]
-    sweep_best = _sweep_best(out, plan, state["directions"], objective)
+    sweep_best = baseline.best(out, plan, state["directions"], objective)
     if sweep_best is not None:
         point, record = sweep_best
         compared.append(record)
@@ -148,18 +144,3 @@ def _items(records: dict, term: str) -> int | None:
         if correct:
             return len(correct)
     return 0
-
-
-def _sweep_best(out: OutDir, plan: Plan, sources: list[str], objective: Objective):
-    """The line/grid point with the lowest objective on the search half (the same rule as the search)."""
-    best = None
-    for p in sweep_candidates(plan, sources):
-        if not set(objective.sets) <= set(p.sets):
-            continue
-        record = out.read_point(p.id, p.fingerprint)
-        if record is None:
-            continue
-        y = objective.value(record, "search")
-        if math.isfinite(y) and (best is None or y < best[0]):
-            best = (y, p, record)
-    return None if best is None else best[1:]

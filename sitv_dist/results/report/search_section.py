@@ -13,6 +13,16 @@ def _coefficients(coefficients: dict, limit: int = 8) -> str:
     return ", ".join(items[:limit]) + (f", … ({len(items)} in all)" if len(items) > limit else "") or "all 0 (the base)"
 
 
+def _start(s: dict) -> str:
+    sigma = fmt(s.get("sigma"))
+    if s.get("start") is None:
+        return f"It started at the centre of the bounds (step σ = {sigma})."
+    values = sorted(set(s["start"]))
+    at = f"every coefficient at {fmt(values[0])}" if len(values) == 1 else \
+        "(" + ", ".join(fmt(v) for v in s["start"]) + ")"
+    return f"It started at the line/grid sweeps' best point on the search half, {at} (step σ = {sigma})."
+
+
 def search_section(an: dict, plots: list[str] = ()) -> list[str]:
     s = an.get("search")
     if "search" in (an.get("pending") or {}):
@@ -28,8 +38,8 @@ def search_section(an: dict, plots: list[str] = ()) -> list[str]:
     lines += [f"CMA-ES over {len(s['coordinates'])} coefficient(s) of {', '.join(s['directions'])} ({split}), each in "
               f"[{fmt(s['bounds'][0])}, {fmt(s['bounds'][1])}], minimising {objective} on the search half of the "
               f"texts; {s['points_evaluated']} of a budget of {s['budget']} points in batches of {s['batch']} "
-              f"(seed {s['seed']}){'' if s['complete'] else '; **not finished**: rerun `sitv search` to continue'}.",
-              ""]
+              f"(seed {s['seed']}){'' if s['complete'] else '; **not finished**: rerun `sitv search` to continue'}. "
+              + _start(s), ""]
     if s.get("missing"):
         lines += [f"{s['missing']} point(s) of the search are no longer on disk; rerun `sitv search`.", ""]
     if "best" not in s:
