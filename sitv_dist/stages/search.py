@@ -21,7 +21,7 @@ from ..outdir import OutDir
 from ..sweep.plan import SEARCH, Plan, load_plan, point_id
 from ..sweep.search import baseline, proposer, space
 from ..sweep.search.objective import Objective
-from ..sweep.worker import ensure_eval_sets_file
+from ..sweep.worker import ensure_eval_sets_file, run_shards
 from ..vectors import taskvector
 from .sweep import THIS_PROCESS, choose_launcher, execute, plan_sweep
 
@@ -181,6 +181,19 @@ class Stepper:
         return state, generation
 
 
+def evaluate_batch(cfg: ExperimentConfig, out: OutDir, plan: Plan, progress: bool, resident: dict) -> tuple[int, int]:
+    """(missing, failed) after evaluating the search's points not on disk: in this process with
+    the worker `resident` keeps between batches, else with the configured launcher."""
+    if choose_launcher(cfg, THIS_PROCESS) != "inline":
+        summary = execute(cfg, out, plan, progress=progress, stage="search", sweeps=[SEARCH], announce=False)
+        return summary.missing, summary.failed
+    with out.timed("search"):
+        stats = run_shards(cfg, out, plan, list(range(plan.num_shards)), progress=progress, sweeps=[SEARCH],
+                           resident=resident)
+    done = out.done_ids(plan)
+    return sum(SEARCH in p.sweeps and p.id not in done for p in plan.points), stats.failed
+
+
 def check(cfg: ExperimentConfig) -> None:
     if not cfg.sweep.search.directions:
         raise ConfigError("sweep.search.directions: no search is configured; name the directions whose "
@@ -195,15 +208,15 @@ def search(cfg: ExperimentConfig, out: OutDir, progress: bool = True, announce: 
     out = OutDir(out)
     ensure_eval_sets_file(cfg, out, plan_sweep(cfg, out))
     stepper = Stepper(cfg, out)
+    resident: dict = {}          # in this process: one worker for every batch
     while True:
         state, generation = stepper.step(announce)
         if not generation:
             break
-        summary = execute(cfg, out, load_plan(out), progress=progress, stage="search", sweeps=[SEARCH],
-                          announce=False)
-        if summary.missing:
-            raise RuntimeError(f"search batch {generation}: {summary.missing} point(s) missing ({summary.failed} "
-                               f"failed; see {out.failures_dir}); rerun to evaluate only those")
+        missing, failed = evaluate_batch(cfg, out, load_plan(out), progress, resident)
+        if missing:
+            raise RuntimeError(f"search batch {generation}: {missing} point(s) missing ({failed} failed; see "
+                               f"{out.failures_dir}); rerun to evaluate only those")
     best = state.best()
     if announce and best is not None:
         print(f"search: {len(state.history)} point(s); best objective {best[1]:.6g} on the search half", flush=True)

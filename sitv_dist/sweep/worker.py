@@ -37,13 +37,18 @@ class Worker:
         self.cfg, self.out, self.plan = cfg, out, plan
         paths = taskvector.direction_files(cfg, out)
         points = plan.points if points is None else points
-        used = [d for i, d in enumerate(plan.directions) if any(p.coefficients[i] != 0.0 for p in points)]
+        used = moved(plan, points)
         parts = [d for d in used if d not in paths]          # the search's per-layer views of a T
         files = dict.fromkeys([d for d in used if d in paths] + [layer_split.split_name(d)[0] for d in parts])
         state = load_resident(cfg, plan.eval_sets, device, vectors={d: paths[d] for d in files}, parts=parts)
         self.model, self.device, self.sets, self.writer = state.model, state.device, state.sets, state.writer
         self.scores = setup_scores(cfg, plan.eval_sets, state)       # the loss, then accuracy and lm-eval
         out.write_eval_sets(eval_sets_info(self.sets))
+
+    def covers(self, plan: Plan, points: list[PlannedPoint]) -> bool:
+        """Can this worker evaluate `points` of `plan` (the same experiment, every vector they move resident)?"""
+        return (plan.inputs == self.plan.inputs and plan.eval_sets == self.plan.eval_sets
+                and set(moved(plan, points)) <= set(self.writer.vectors))
 
     def evaluate(self, point: PlannedPoint) -> dict:
         start = time.perf_counter()
@@ -53,6 +58,25 @@ class Worker:
         for score in self.scores:
             score.evaluate(point.sets, record)
         return record | {"time_s": time.perf_counter() - start, "device": str(self.device)}
+
+
+def moved(plan: Plan, points: list[PlannedPoint]) -> list[str]:
+    """The directions some of `points` move (in plan order)."""
+    return [d for i, d in enumerate(plan.directions) if any(p.coefficients[i] != 0.0 for p in points)]
+
+
+def _worker(cfg: ExperimentConfig, out: OutDir, plan: Plan, device, points: list[PlannedPoint],
+            resident: dict | None) -> Worker:
+    """A new worker, or the one `resident` kept from an earlier call when it covers these points
+    (the search's batches in one process: the model and vectors load once, not once a batch)."""
+    kept = (resident or {}).get("worker")
+    if kept is not None and kept.covers(plan, points):
+        kept.plan = plan
+        return kept
+    worker = Worker(cfg, out, plan, device, points)
+    if resident is not None:
+        resident["worker"] = worker
+    return worker
 
 
 STREAK = 3   # consecutive failures with the same error that stop a shard: a systematic error, not a bad point
@@ -90,12 +114,12 @@ class WorkerStats:
 
 def run_shards(cfg: ExperimentConfig, out: OutDir, plan: Plan, shards: list[int],
                device: torch.device | None = None, progress: bool = True,
-               sweeps: list[str] | None = None) -> WorkerStats:
+               sweeps: list[str] | None = None, resident: dict | None = None) -> WorkerStats:
     """Evaluate every not-yet-done point of `shards` (with `sweeps`: only the points those
     sweeps use, as `sitv run` does for the lines before the grids), one shard at a time under its lock.
     Finished points are on disk as soon as they finish; a failing point is recorded (and its
     error printed) and the others go on, unless the same error repeats STREAK times: then the
-    shard stops."""
+    shard stops. `resident` (a dict the caller keeps) holds the worker for the next call."""
     out = OutDir(out)
     done = out.done_ids(plan)
     mine = [p for p in plan.points if p.shard in shards and (sweeps is None or set(sweeps) & set(p.sweeps))]
@@ -117,7 +141,7 @@ def run_shards(cfg: ExperimentConfig, out: OutDir, plan: Plan, shards: list[int]
                 finished = out.done_ids(plan, shard)   # after the lock: what another process finished meanwhile
                 todo = [p for p in shard if p.id not in finished]
                 if todo and worker is None:     # loads the vectors of every point this process may still evaluate
-                    worker = Worker(cfg, out, plan, device, [p for p in mine if p.id not in done])
+                    worker = _worker(cfg, out, plan, device, [p for p in mine if p.id not in done], resident)
                 _evaluate(worker, out, todo, stats, bar, log)
             finally:
                 lock.release()

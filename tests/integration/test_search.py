@@ -79,8 +79,8 @@ def test_two_worker_processes_give_the_one_worker_result(toy, tmp_path):
     one, two = histories
     assert [h["x"] for h in one] == [h["x"] for h in two] and len(one) == 12
     assert [h["point"] for h in one] == [h["point"] for h in two]
-    for h1, h2 in zip(one, two):
-        assert abs(h1["objective"] - h2["objective"]) <= 1e-9
+    # the same bits: one process keeps one worker for every batch, the processes start a fresh one each batch
+    assert [h["objective"] for h in one] == [h["objective"] for h in two]
 
 
 def test_search_under_the_slurm_launcher(toy, tmp_path, slurm_cluster):

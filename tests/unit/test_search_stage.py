@@ -99,12 +99,23 @@ def test_points_are_shared_with_the_sweeps_and_a_rerun_evaluates_nothing(toy, tm
     assert json.loads((out / "search.json").read_text()) == before
 
 
-def test_split_search_analysis_report_and_figure(toy, tmp_path):
+def test_split_search_analysis_report_and_figure(toy, tmp_path, monkeypatch):
+    from sitv_dist.sweep import worker as worker_module
     out = tmp_path / "layers"
     cfg = load_config(make_config(toy, tmp_path, out, refine_rounds=0, search={
         "directions": ["mytask"], "split": "layers", "bounds": [-1.0, 1.5], "budget": 12, "batch": 4}))
     sweep(cfg, out, progress=False)
+    loads, real = [], worker_module.Worker
+
+    class Counted(real):
+        def __init__(self, *args, **kwargs):
+            loads.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(worker_module, "Worker", Counted)
     search(cfg, out, progress=False, announce=False)
+    assert len(loads) == 1                 # three batches, one model load in this process
+    monkeypatch.undo()
     an = reduce_and_report(out)
     s = an["search"]
     assert s["coordinates"] == ["mytask@embed", "mytask@layer0", "mytask@layer1", "mytask@head"]
