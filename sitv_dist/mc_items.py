@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import EMBEDDED_TASKS, ConfigError, ExperimentConfig, TaskConfig
+from .config import ConfigError, ExperimentConfig, TaskConfig
 from .embedded.mc_data import mc_file
 
 
@@ -27,9 +27,7 @@ def embedded_mc_file(task: str) -> Path:
 def mc_source(task: TaskConfig) -> Path | None:
     """The file a task's multiple-choice set comes from, or None when it has none ('auto': the
     embedded set for a built-in task evaluated on its embedded data)."""
-    spec = task.multiple_choice
-    if spec == "auto":
-        spec = "embedded" if task.name in EMBEDDED_TASKS and task.eval == "embedded" else ""
+    spec = task.multiple_choice_spec()
     if not spec:
         return None
     return embedded_mc_file(task.name) if spec == "embedded" else Path(spec).expanduser()

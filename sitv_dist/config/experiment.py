@@ -112,6 +112,13 @@ class TaskConfig:
     {"context", "choices", "answer"} rows, 'embedded' (built-in tasks), 'auto' (the embedded set when the task is
     built-in and evaluated on its embedded data, else none) or empty (none)."""
 
+    def multiple_choice_spec(self) -> str:
+        """'embedded', a file, or '' (none): 'auto' resolved (the embedded set for a built-in task
+        evaluated on its embedded data)."""
+        if self.multiple_choice == "auto":
+            return "embedded" if self.name in EMBEDDED_TASKS and self.eval == "embedded" else ""
+        return self.multiple_choice
+
     def validate(self, key: str) -> None:
         require(self.name, f"{key}.name", "name the task")
         path_name(self.name, f"{key}.name")
@@ -336,7 +343,7 @@ class ExperimentConfig:
             if task and task not in tasks:
                 raise ConfigError(f"sweep.search.objective: {term!r} names no configured task "
                                   f"({', '.join(tasks) or 'none configured'})")
-            if kind == "accuracy" and not self.task(task).multiple_choice:
+            if kind == "accuracy" and not self.task(task).multiple_choice_spec():
                 raise ConfigError(f"sweep.search.objective: {term!r} needs multiple-choice items; set "
                                   f"tasks.{tasks.index(task)}.multiple_choice or use task:{task} (its loss)")
 
