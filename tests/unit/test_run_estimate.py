@@ -1,0 +1,107 @@
+"""#24 item 5: `sitv plan` counts every phase of `sitv run` (sweep points, refinement's likely
+points, derivative entries and passes, fine-tuning), times each from this out_dir's measured
+rates (unknown when none: never guessed) and gives each phase's memory."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+from transformers import LlamaConfig
+
+from sitv_dist.config import ExperimentConfig, GridConfig, ModelConfig, RangeConfig, SweepConfig, TaskConfig
+from sitv_dist.io import write_json
+from sitv_dist.stages.run_estimate import derivative_entries, phase_memory, render_estimate, run_estimate
+from sitv_dist.sweep.derivative_jobs import jobs
+from sitv_dist.sweep.plan import make_plan
+
+from conftest import synthetic_inputs
+from test_uncertainty import build_run
+
+ARCH = LlamaConfig(hidden_size=96, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4,
+                   vocab_size=2048)
+MEMORY = {"parameters": 10_000, "per_device": 50_000, "bytes": {"activations": 8_000}}
+
+
+def _cfg(out, workers=1, **sweep):
+    s = {"directions": ["a", "b"], "alpha": RangeConfig(-0.5, 1.5, 5), "grids": [], "workers": workers, **sweep}
+    return ExperimentConfig(name="exp", out_dir=str(out), model=ModelConfig(device="cpu"),
+                            tasks=[TaskConfig(name="a", train=""), TaskConfig(name="b", train="")],
+                            sweep=SweepConfig(**s))
+
+
+def test_every_phase_counted_and_unknown_times_say_so(tmp_path):
+    grid = GridConfig(directions=["a", "b"], range=RangeConfig(-1, 1, 3))
+    cfg = _cfg(tmp_path / "out", grids=[grid], refine_rounds=3)
+    est = run_estimate(cfg, MEMORY, ARCH)
+    plan = make_plan(cfg, synthetic_inputs(cfg, "x"))
+    p = est["points"]
+    assert p["sweep"] == len(plan.points) and p["done"] == 0
+    assert p["grids"] == 9 and p["lines"] == len({q.id for q in plan.points if q.coefficients.count(0.0) >= 1})
+    assert est["refinement"]["points"] == 3 * 2 * 4 == p["refinement_estimate"]    # 3 rounds, 2 lines, 4 each
+    assert p["total_estimate"] == len(plan.points) + 24
+    real = jobs(plan)                                                 # the derivatives step's own entries
+    assert [(e["directions"], e["sets"]) for e in derivative_entries(plan)] == \
+        [(j["directions"], j["sets"]) for j in real]
+    d = est["derivatives"]
+    # lines a and b: all 3 sets + 2 controls on 2 sets each; the grid: 3 sets, cross term only (its lines exist)
+    assert d["entries"] == len(real) == 7 and d["passes"] == 2 * (3 + 2 * 2) + 3
+    assert est["seconds"] == {"finetune": 0.0, "sweep": None, "refinement": None, "derivatives": None}
+    assert est["seconds_total"] is None
+    text = render_estimate(est)
+    assert "unknown (no rate measured in this out_dir yet)" in text and "~24 point(s) estimated" in text
+    off = run_estimate(dataclasses.replace(cfg, sweep=dataclasses.replace(cfg.sweep, derivatives=False,
+                                                                          refine_rounds=0)), MEMORY, ARCH)
+    assert off["derivatives"]["entries"] == 0 and off["seconds"]["derivatives"] == 0.0
+    assert off["memory"]["derivatives"] == 0 and "sweep.derivatives: false" in render_estimate(off)
+
+
+def test_times_from_this_out_dirs_measured_rates(tmp_path):
+    out = build_run(tmp_path / "run", directions=("alpha_task",), alpha=(-0.5, 1.5, 5))   # every point: 0.1 s
+    cfg = ExperimentConfig(name="exp", out_dir=str(out), model=ModelConfig(device="cpu"),
+                           tasks=[TaskConfig(name="alpha_task", train="")],
+                           sweep=SweepConfig(directions=["alpha_task"], alpha=RangeConfig(-0.5, 1.5, 5), grids=[],
+                                             refine_rounds=2))
+    points = sorted((out / "points").glob("*.json"))
+    total = len(points)
+    for f in points[:2]:
+        f.unlink()                                                     # two points left to evaluate
+    write_json(out / "derivatives.json", {"schema": "sitv-dist/derivatives/1", "entries": {
+        "line_alpha_task": {"time_s": 3.0}, "line_alpha_task/random1": {"time_s": 1.0}}})
+    est = run_estimate(cfg, MEMORY, ARCH)
+    assert est["points"]["sweep"] == total and est["points"]["done"] == total - 2
+    # the α grid's points carry every set, 2α's off the grid the general set alone: two measured kinds
+    assert est["rates_measured"] == pytest.approx({"general+task:alpha_task": 0.1, "general": 0.1})
+    s = est["seconds"]
+    assert s["sweep"] == pytest.approx(2 * 0.1)
+    # refinement points carry the general set alone (its measured rate): 2 rounds x 1 line x 4 points
+    assert s["refinement"] == pytest.approx(8 * 0.1)
+    assert s["derivatives"] == pytest.approx(2.0 * 3)                 # mean 2 s per entry, 3 entries
+    assert est["seconds_total"] == pytest.approx(0.2 + 0.8 + 6.0)
+
+
+def test_phase_memory_by_its_formulas():
+    cfg = _cfg("unused", workers=3)
+    cfg = dataclasses.replace(cfg, finetune=dataclasses.replace(cfg.finetune, batch_size=4, max_length=32))
+    m = phase_memory(cfg, MEMORY, ARCH)
+    n, act = 10_000, 8_000
+    assert m["sweep"] == 3 * 50_000 and m["sweep_workers_on_host"] == 3          # three workers on this host
+    assert m["derivatives"] == 4 * n + 2 * 4 * n + 4 * act                        # float32 model: e = 4
+    tokens = 4 * 32
+    kept = 2 * (tokens * (8 * 96 + 3 * 256) * 4 + 4 * 4 * 32 ** 2 * 4 * 2)
+    assert m["finetune"] == 16 * n + kept + tokens * 2048 * 4 * 3
+    assert m["peak"] == max(m["sweep"], m["derivatives"], m["finetune"])
+
+
+def test_sitv_plan_prints_the_phases(toy, tmp_path, capsys):
+    from sitv_dist.cli import main
+    from test_budget import plan_config
+    path = plan_config(toy, tmp_path, toy["base"], refine_rounds=1)
+    assert main(["plan", "-c", str(path), "--json", "--device-memory", "1"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    run = plan["run"]
+    assert run["points"]["sweep"] == plan["points"] == 25 and run["points"]["lines"] == 0
+    assert run["derivatives"]["entries"] == 1 and run["refinement"]["points"] == 0      # a grid alone: no line
+    assert main(["plan", "-c", str(path), "--device-memory", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "phases of `sitv run`:" in text and "derivatives     1 entr(ies)" in text and "peak memory" in text
