@@ -10,13 +10,8 @@ when any case misbehaves or the table is out of date (CI runs it through the tes
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
-import io
-import json
-import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -25,7 +20,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 
+import doc_tables  # noqa: E402  (scripts/doc_tables.py)
 from sitv_dist.cli import main  # noqa: E402
 
 HEADER = """# Bad inputs and what `sitv` answers
@@ -240,74 +237,36 @@ def _booby_trap() -> contextlib.ExitStack:
     return stack
 
 
-def run_case(case: Case, root: Path) -> dict:
-    d = root / f"case{CASES.index(case):02d}"
+def run_case(case: Case, scratch: doc_tables.Scratch) -> dict:
+    d = scratch.cases / f"case{CASES.index(case):02d}"
     d.mkdir()
     case.setup(d)
-    outside = sorted(p.name for p in root.iterdir())
-    err, out = io.StringIO(), io.StringIO()
-    problem = ""
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out), _booby_trap():
-        try:
-            code = main(case.argv(d))
-        except SystemExit as exc:
-            code = exc.code
-        except BaseException as exc:       # a traceback is exactly what this script hunts for
-            code, problem = "traceback", f"{type(exc).__name__}: {exc}"
-    lines = [line for line in err.getvalue().splitlines() if line.strip()]
+    before = scratch.listing()
+    code, problem, lines = doc_tables.call_cli(main, case.argv(d), _booby_trap())
     message = lines[-1] if lines else ""
     if not problem:
         if code != 2:
             problem = f"exit code {code}"
         elif len(lines) != 1 or not message.startswith(("config error:", "error:")):
             problem = f"stderr is not one error line: {lines}"
-    if sorted(p.name for p in root.iterdir()) != outside:
-        problem = problem or "wrote outside its folder"
+    outside = scratch.outside(before)
+    if outside:
+        problem = problem or f"wrote outside its folder: {outside}"
     return {"what": case.what, "argv": " ".join(case.argv(d)).replace(str(d), "$D"), "exit": code,
-            "message": message.replace(str(d), "$D"), "problem": problem}
+            "message": message.replace(str(d), "$D"), "outside": bool(outside), "problem": problem}
 
 
 def table(rows: list[dict]) -> str:
-    def cell(s) -> str:
-        return str(s).replace("|", "\\|").replace("\n", " ")
-    lines = ["| # | bad input | command | exit | message |", "|---|---|---|---|---|"]
-    for i, r in enumerate(rows, 1):
-        lines.append(f"| {i} | {cell(r['what'])} | `{cell(r['argv'])}` | {r['exit']} | {cell(r['message'])} |")
-    return HEADER + "\n".join(lines) + "\n" + FOOTER
-
-
-def run_all() -> list[dict]:
-    os.environ.setdefault("TQDM_DISABLE", "1")
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "cases"
-        root.mkdir()
-        cwd = os.getcwd()
-        os.chdir(root)
-        try:
-            return [run_case(c, root) for c in CASES]
-        finally:
-            os.chdir(cwd)
+    cell = doc_tables.cell
+    return HEADER + doc_tables.markdown_table(
+        ["#", "bad input", "command", "exit", "message"],
+        ([i, cell(r["what"]), f"`{cell(r['argv'])}`", r["exit"], cell(r["message"])] for i, r in enumerate(rows, 1))) \
+        + FOOTER
 
 
 def main_(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    group = ap.add_mutually_exclusive_group(required=True)
-    group.add_argument("--write", metavar="FILE")
-    group.add_argument("--check", metavar="FILE")
-    args = ap.parse_args(argv)
-    rows = run_all()
-    bad = [r for r in rows if r["problem"]]
-    for r in bad:
-        print(f"FAIL {r['what']}: {r['problem']} ({r['argv']})", file=sys.stderr)
-    text = table(rows)
-    if args.write:
-        Path(args.write).write_text(text)
-        print(f"wrote {args.write}: {len(rows)} cases, {len(bad)} misbehaving")
-    elif Path(args.check).read_text() != text:
-        print(f"{args.check} is out of date: run python scripts/bad_inputs.py --write {args.check}", file=sys.stderr)
-        return 1
-    print(json.dumps({"cases": len(rows), "misbehaving": len(bad)}))
-    return 1 if bad else 0
+    return doc_tables.table_main(argv, __doc__, "bad_inputs.py", lambda: doc_tables.run_all(CASES, run_case), table,
+                                 lambda rows: {"cases": len(rows), "misbehaving": sum(bool(r["problem"]) for r in rows)})
 
 
 if __name__ == "__main__":

@@ -1,27 +1,26 @@
 """Try the faults a pipeline meets outside its config — a full or read-only disk, corrupted
-files, hostile YAML, a symlink in OUT — as a user would, and tabulate what `sitv` answers.
+files, hostile YAML, a symlink in OUT — as a user would, and tabulate what `sitv` answers;
+below them, the faults the integration and unit tests try (kills of every stage, full disks
+in every phase that writes, state in OUT that must not be trusted: scripts/fault_tests.py).
 
-Each case builds its files in a scratch folder, runs the CLI in this process and must end with
-a non-zero exit and exactly one line on stderr (no traceback), keep every file it had before
-(`lost`), and write nothing outside its folder. Full and read-only disks are real tmpfs mounts
-when this runs as root (CI containers do); elsewhere they are simulated by making `os.write`
-raise ENOSPC / EROFS, and the table says which. Kills (SIGKILL/SIGTERM) of every stage are in
-tests/integration/test_faults_kills.py. `--write FILE` writes docs/faults.md; `--check FILE`
-fails when a case misbehaves or the page is out of date.
+Each case here builds its files in a scratch folder, runs the CLI in this process and must end
+with a non-zero exit and exactly one line on stderr (no traceback), keep every file it had
+before (`lost`), and write nothing outside its folder (nor in HOME or the temp folder:
+scripts/doc_tables.py). Full and read-only disks are real tmpfs mounts when this runs as root
+(CI containers do); elsewhere they are simulated by making `os.write` raise ENOSPC / EROFS, and
+the table says which. `--write FILE` writes docs/faults.md; `--check FILE` fails when a case
+misbehaves or the page is out of date; the last line printed is the closing numbers.
 
     python scripts/faults.py --write docs/faults.md
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import errno
-import io
 import json
 import os
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -29,35 +28,38 @@ from unittest import mock
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 
+import doc_tables  # noqa: E402  (scripts/doc_tables.py)
+from fault_tests import TESTED, TESTED_HEADER  # noqa: E402
 from sitv_dist.cli import main  # noqa: E402
 
 HEADER = """# Faults and what `sitv` answers
 
-Every row is a fault tried by `scripts/faults.py`, which regenerates this page
+Every row of the first table is a fault tried by `scripts/faults.py`, which regenerates this page
 (`python scripts/faults.py --write docs/faults.md`); the unit tests run it with `--check`.
 Each case must exit non-zero with one line on stderr (no traceback; `sitv --debug ...` shows
-it), lose no file that existed before, and write nothing outside its folder. `$D` is the case's
-folder. "disk" says whether a full or read-only disk was a real tmpfs mount or simulated.
-Kills during every stage are tried by `tests/integration/test_faults_kills.py` (see below).
+it), lose no file that existed before, and write nothing outside its folder (HOME and the temp
+folder are watched too). `$D` is the case's folder. "disk" says whether a full or read-only
+disk was a real tmpfs mount or simulated.
 
 """
 FOOTER = """
-## Kills, full disks during a sweep, two runs at once
+## How nothing finished is lost
 
-- `tests/integration/test_faults_kills.py` sends SIGKILL and SIGTERM to `sitv run` during
-  fine-tuning (with and without `finetune.checkpoint_every`), the sweep and the report, then
-  reruns it: the rerun completes, refits no finished task (its task vector is the same file,
-  bytes and mtime) and evaluates no point twice. Every file of OUT is written to a hidden temp
-  name and renamed (`sitv_dist/io.py`); a SIGKILL between the two can leave `.NAME.*.tmp`,
-  which nothing reads; a point file that does not parse counts as missing.
-- `tests/integration/test_faults_disk.py` fills a real tmpfs under OUT during `sitv sweep`:
-  one line naming the file, the free and the needed space, a non-zero exit, no temp file left;
-  after space is freed the rerun evaluates only the missing points.
-- A second `sitv run` on an OUT in use refuses at once (`OUT/locks/run.lock`); two `sitv sweep`
-  share the work by shard locks (`tests/integration/test_concurrency.py`). On a filesystem
-  without locks `sitv` warns once, in one line, and runs unlocked.
+- Every file of OUT is written to a hidden temp name, fsynced and renamed (`sitv_dist/io.py`;
+  task vectors, checkpoints' files and plots too); a SIGKILL between the two can leave
+  `.NAME.*.tmp`, which nothing reads; a point file that does not parse, or that belongs to
+  another experiment, counts as missing. `sitv` installs no SIGTERM handler: SIGTERM ends it
+  as SIGKILL does, and the rerun continues the same way.
+- A fine-tune is done when its task vector and history exist; a checkpoint counts once its
+  `latest` pointer is written, and one that could not be written whole is removed.
+- A results file is served only while the point files it was reduced from are unchanged
+  (`OUT/cache/results-inputs/`); `sitv report` reduces a stale one again first.
+- On a filesystem without locks `sitv` warns once, in one line, and runs unlocked.
 - `sitv --debug ...` (or `SITV_DEBUG=1`) re-raises instead of printing the one line.
+- Only OUT is written, and the cache (`$SITV_CACHE`, else `~/.cache/sitv-dist`: the embedded
+  base, and matplotlib's font list unless `MPLCONFIGDIR` is set).
 """
 
 
@@ -197,27 +199,18 @@ def _files(d: Path) -> dict[str, int]:
     return {str(p.relative_to(d)): p.stat().st_size for p in d.rglob("*") if p.is_file() and not p.is_symlink()}
 
 
-def run_case(case: Case, root: Path) -> dict:
-    d = root / f"case{CASES.index(case):02d}"
+def run_case(case: Case, scratch: doc_tables.Scratch) -> dict:
+    d = scratch.cases / f"case{CASES.index(case):02d}"
     d.mkdir()
     case.setup(d)
-    outside = sorted(p.name for p in root.iterdir())
+    before_outside = scratch.listing()
     before = _files(d)
-    err, out = io.StringIO(), io.StringIO()
-    problem = ""
     with _disk(case.disk, d / "out") as disk:
-        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
-            try:
-                code = main(case.argv(d))
-            except SystemExit as exc:
-                code = exc.code
-            except BaseException as exc:       # a traceback is exactly what this script hunts for
-                code, problem = "traceback", f"{type(exc).__name__}: {exc}"
+        code, problem, lines = doc_tables.call_cli(main, case.argv(d))
         leftovers = [p.name for p in (d / "out").rglob("*") if p.name.startswith(".") and p.name.endswith(".tmp")] \
             if (d / "out").is_dir() else []
     after = _files(d)
     lost = [f for f in before if f != "out/filler" and after.get(f) != before[f]]
-    lines = [line for line in err.getvalue().splitlines() if line.strip() and "%|" not in line]   # no progress bars
     message = lines[-1] if lines else ""
     if not problem:
         if code in (0, None):
@@ -230,60 +223,40 @@ def run_case(case: Case, root: Path) -> dict:
             problem = f"half-written files left: {leftovers}"
         elif list((d / "elsewhere").iterdir() if (d / "elsewhere").is_dir() else []):
             problem = "wrote through a symlink out of OUT"
-    if sorted(p.name for p in root.iterdir()) != outside:
-        problem = problem or "wrote outside its folder"
+    outside = scratch.outside(before_outside)
+    if outside:
+        problem = problem or f"wrote outside its folder: {outside}"
     return {"what": case.what, "phase": case.phase, "argv": " ".join(case.argv(d)).replace(str(d), "$D"),
-            "disk": disk or "", "exit": code, "lost": len(lost), "message": message.replace(str(d), "$D"),
-            "problem": problem}
+            "disk": disk or "", "exit": code, "lost": len(lost), "outside": bool(outside),
+            "message": message.replace(str(d), "$D"), "problem": problem}
 
 
 def table(rows: list[dict]) -> str:
-    def cell(s) -> str:
-        return str(s).replace("|", "\\|").replace("\n", " ")
-    lines = ["| # | fault | phase | command | disk | exit | files lost | message |",
-             "|---|---|---|---|---|---|---|---|"]
-    for i, r in enumerate(rows, 1):
-        lines.append(f"| {i} | {cell(r['what'])} | {r['phase']} | `{cell(r['argv'])}` | {r['disk'] or '-'} | "
-                     f"{r['exit']} | {r['lost']} | {cell(r['message'])} |")
-    return HEADER + "\n".join(lines) + "\n" + FOOTER
+    cell = doc_tables.cell
+    tried = doc_tables.markdown_table(
+        ["#", "fault", "phase", "command", "disk", "exit", "files lost", "message"],
+        ([i, cell(r["what"]), r["phase"], f"`{cell(r['argv'])}`", r["disk"] or "-", r["exit"], r["lost"],
+          cell(r["message"])] for i, r in enumerate(rows, 1)))
+    first = len(rows) + 1
+    tested = doc_tables.markdown_table(
+        ["#", "fault", "phase", "what the user sees", "what was kept", "test"],
+        ([i, cell(t.fault), t.phase, cell(t.sees), cell(t.kept), f"`{cell(t.test)}`"]
+         for i, t in enumerate(TESTED, first)))
+    return HEADER + tried + TESTED_HEADER + tested + FOOTER
 
 
-def run_all() -> list[dict]:
-    os.environ.setdefault("TQDM_DISABLE", "1")
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "cases"
-        root.mkdir()
-        cwd = os.getcwd()
-        os.chdir(root)
-        try:
-            return [run_case(c, root) for c in CASES]
-        finally:
-            os.chdir(cwd)
+def summary(rows: list[dict]) -> dict:
+    """The closing numbers: cases in both tables, clean one-line errors, files lost, and cases
+    that wrote outside their folder (the tests of the second table assert 0 lost, 0 outside)."""
+    return {"cases": len(rows) + len(TESTED), "script_cases": len(rows), "test_cases": len(TESTED),
+            "one_line_errors": sum(not r["problem"] for r in rows) + sum(t.answer == "error" for t in TESTED),
+            "misbehaving": sum(bool(r["problem"]) for r in rows), "lost": sum(r["lost"] for r in rows),
+            "outside": sum(r["outside"] for r in rows)}
 
 
 def main_(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    group = ap.add_mutually_exclusive_group(required=True)
-    group.add_argument("--write", metavar="FILE")
-    group.add_argument("--check", metavar="FILE")
-    group.add_argument("--show", action="store_true", help="print the rows as JSON")
-    args = ap.parse_args(argv)
-    rows = run_all()
-    bad = [r for r in rows if r["problem"]]
-    for r in bad:
-        print(f"FAIL {r['what']}: {r['problem']} ({r['argv']})", file=sys.stderr)
-    text = table(rows)
-    if args.show:
-        print(json.dumps(rows, indent=1))
-    elif args.write:
-        Path(args.write).write_text(text)
-        print(f"wrote {args.write}: {len(rows)} cases, {len(bad)} misbehaving")
-    elif Path(args.check).read_text() != text:
-        print(f"{args.check} is out of date: run python scripts/faults.py --write {args.check}", file=sys.stderr)
-        return 1
-    print(json.dumps({"cases": len(rows), "misbehaving": len(bad),
-                      "lost": sum(r["lost"] for r in rows)}))
-    return 1 if bad else 0
+    return doc_tables.table_main(argv, __doc__, "faults.py", lambda: doc_tables.run_all(CASES, run_case), table,
+                                 summary)
 
 
 if __name__ == "__main__":

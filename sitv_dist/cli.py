@@ -168,9 +168,9 @@ def cmd_reduce(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     if args.bootstrap < 0:
         raise ConfigError(f"--bootstrap: must be >= 0 (0: no intervals), got {args.bootstrap}")
-    from .results.report.run_report import write_report
+    from .stages.report import report_current
     _existing(args.out_dir)
-    write_report(Path(args.out_dir), bootstrap=args.bootstrap)
+    report_current(OutDir(args.out_dir), bootstrap=args.bootstrap)
     print(f"wrote {OutDir(args.out_dir).report}")
     return 0
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 
-def _file_mode() -> int:
+def new_file_mode() -> int:
     """0666 minus the process umask: what open() would give a new file (mkstemp gives 0600)."""
     mask = os.umask(0)
     os.umask(mask)
@@ -30,12 +30,12 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, _file_mode())        # mkstemp makes 0600; follow the umask like any other file
+        os.chmod(tmp, new_file_mode())        # mkstemp makes 0600; follow the umask like any other file
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise _named(exc.errno, path, len(data)) from exc
+            raise named_os_error(exc.errno, path, len(data)) from exc
         raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -45,13 +45,15 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 def os_error(exc: Exception, path: Path, needed: int | None = None) -> Exception:
     """An OSError naming `path` for a library error that wraps one ("... (os error 28) ..."), so
     a full disk reads the same whatever wrote the file; any other error is returned as it is."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return exc if exc.filename else named_os_error(exc.errno, path, needed)
     match = re.search(r"os error (\d+)", str(exc))
     if not match:
         return exc
-    return _named(int(match.group(1)), path, needed)
+    return named_os_error(int(match.group(1)), path, needed)
 
 
-def _named(code: int, path: Path, needed: int | None) -> OSError:
+def named_os_error(code: int, path: Path, needed: int | None) -> OSError:
     """OSError(code) naming the final path (not a temp name) and, for a full disk, the bytes needed."""
     err = OSError(code, os.strerror(code), str(path))
     err.needed = needed
@@ -89,7 +91,7 @@ class FileLock:
 
     def acquire(self, blocking: bool) -> bool:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, _file_mode())
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, new_file_mode())
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
         except OSError as exc:

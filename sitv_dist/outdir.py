@@ -15,6 +15,7 @@ plan, one file per evaluated point, the evaluation audit log, failures, timings.
     OUT/slurm/                        submitit folders, submissions.json
     OUT/locks/                        flock files: planning, and each shard while it is evaluated
     OUT/cache/file-hashes.json        content digests of models and directions, by path, size and mtime
+    OUT/cache/results-inputs/         what each results file was reduced from (sitv_dist.results_inputs)
     OUT/results/<sweep>.json, OUT/analysis.json, OUT/report.md, OUT/plots/*.png
 
 A point file that does not parse or belongs to another experiment counts as missing, so a
@@ -32,6 +33,7 @@ from typing import Any
 
 from .done_index import NAME as DONE_INDEX, DoneIndex, parse_point
 from .io import FileLock, atomic_write_text, read_json, write_json
+from .results_inputs import stale_reason
 
 
 RUN_VARIABLE = "SITV_RUN"     # names the launch an evaluation belongs to (see log_evaluation)
@@ -286,6 +288,12 @@ class OutDir:
         return {p.id for p in points if p.id in found and found[p.id][0] == p.fingerprint
                 and found[p.id][1].issuperset(p.sets)}
 
+    def foreign_ids(self, plan) -> set[str]:
+        """Ids of planned points whose file parses but belongs to another experiment (another
+        fingerprint: copied in from another OUT); they count as missing and are evaluated again."""
+        found = self.done_index.lookup(p.id for p in plan.points)
+        return {p.id for p in plan.points if p.id in found and found[p.id][0] not in (None, p.fingerprint)}
+
     def write_failure(self, pid: str, info: dict) -> None:
         write_json(self.failure(pid), info)
 
@@ -323,14 +331,33 @@ class OutDir:
     def read_eval_sets(self) -> dict | None:
         return _read(self.eval_sets, "rerun `sitv sweep` to rewrite it") if self.eval_sets.is_file() else None
 
-    def write_results(self, sweep: str, results: dict) -> Path:
+    def write_results(self, sweep: str, results: dict, inputs: dict | None = None) -> Path:
+        """The results file, then what it was reduced from (`inputs`, sitv_dist.results_inputs)."""
         write_json(self.results(sweep), results)
+        if inputs is not None:
+            write_json(self.root / "cache" / "results-inputs" / f"{sweep}.json", inputs)
         return self.results(sweep)
 
-    def read_results(self) -> dict[str, dict]:
-        """Every reduced sweep, by name."""
+    def stale_results(self, skip=()) -> dict[str, str]:
+        """Sweep -> why, for each results file older than its points (never to be served)."""
+        plan = read_json(self.plan) if self.plan.is_file() and self.results_dir.is_dir() else None
+        stale = {}
+        for p in sorted(self.results_dir.glob("*.json")) if plan else []:
+            record = self.root / "cache" / "results-inputs" / p.name
+            why = p.stem not in skip and stale_reason(read_json(record) if record.is_file() else None,
+                                                      self.points_dir, plan, p.stem)
+            if why:
+                stale[p.stem] = why
+        return stale
+
+    def read_results(self, skip=()) -> dict[str, dict]:
+        """Every reduced sweep, by name (but those in `skip`); one results file older than its
+        points is refused in one line (sitv_dist.results_inputs)."""
+        for sweep, why in self.stale_results(skip).items():
+            raise OutDirError(f"{self.results(sweep)} is older than its points ({why}); run `sitv reduce "
+                              f"{self.root}` (or `sitv report {self.root}`, which rebuilds it) first")
         return {p.stem: _read(p, "rerun `sitv reduce` for this out_dir to rewrite it")
-                for p in sorted(self.results_dir.glob("*.json"))}
+                for p in sorted(self.results_dir.glob("*.json")) if p.stem not in skip}
 
     def read_histories(self) -> dict[str, dict]:
         """Every finished fine-tune's history, by task."""

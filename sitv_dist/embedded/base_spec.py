@@ -11,14 +11,14 @@ import json
 from pathlib import Path
 
 from ..config import EmbeddedConfig
-from ..config.experiment import cache_root
+from ..config.experiment import cache_root as default_cache_root
 from .corpus import TASKS, data_file
 
 BUILD_VERSION = "1"
 
 
 def cache_root(cfg: EmbeddedConfig) -> Path:
-    return Path(cfg.cache_dir or cache_root()).expanduser()
+    return Path(cfg.cache_dir or default_cache_root()).expanduser()
 
 
 def build_key(cfg: EmbeddedConfig, seed: int) -> str:

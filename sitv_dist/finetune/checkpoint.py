@@ -3,6 +3,7 @@ every rank's RNG, best-so-far and history; written atomically, the `latest` poin
 and refused on resume when the run's settings differ."""
 from __future__ import annotations
 
+import errno
 import math
 import os
 import random
@@ -16,15 +17,55 @@ import torch.distributed as dist
 
 from ..config import ConfigError
 from ..distributed.collectives import barrier
-from ..io import atomic_write_text, read_json, write_json
+from ..io import atomic_write_text, named_os_error, read_json, write_json
 
 CHECKPOINT_FORMAT = "sitv-dist/finetune-checkpoint/2"    # 2: RNG state without numpy objects
 
+class _RecordingFile:
+    """A file whose write remembers the OSError it raised: torch.save reports a failed write as
+    a RuntimeError ("unexpected pos ..."), and a full disk must still read as one."""
+
+    def __init__(self, f):
+        self.f, self.error = f, None
+
+    def write(self, data):
+        try:
+            return self.f.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def flush(self):
+        self.f.flush()
+
+
+def _nbytes(obj) -> int:
+    """Bytes of the tensors in a (nested) state: what a checkpoint file needs, about."""
+    if isinstance(obj, torch.Tensor):
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, dict):
+        return sum(_nbytes(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(_nbytes(v) for v in obj)
+    return 0
+
+
 def torch_save(obj, path: Path) -> None:
-    with open(path, "wb") as f:
-        torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
+    """torch.save, fsynced; a failed write removes the partial file and, when the disk is full,
+    raises an OSError naming `path` and the bytes needed (sitv_dist.cli_errors prints it)."""
+    sink = None
+    try:
+        with open(path, "wb") as f:
+            sink = _RecordingFile(f)
+            torch.save(obj, sink)
+            f.flush()
+            os.fsync(f.fileno())
+    except (OSError, RuntimeError) as exc:
+        Path(path).unlink(missing_ok=True)
+        cause = exc if isinstance(exc, OSError) else getattr(sink, "error", None)
+        if cause is None or cause.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise named_os_error(cause.errno, Path(path), _nbytes(obj)) from exc
 
 
 def rng_state() -> dict:
@@ -92,6 +133,23 @@ def save_checkpoint(root: Path, backend, prog: Progress, best: dict | None, meta
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
     barrier()
+    try:
+        _write_checkpoint(folder, backend, prog, best, meta, rank, rngs, root)
+    except BaseException:
+        if rank == 0:           # a full disk (or a bug): no half checkpoint left to take space
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    barrier()                       # every rank's shards are on disk
+    if rank == 0:
+        atomic_write_text(root / "latest", folder.name + "\n")
+        for old in root.glob("step-*"):
+            if old != folder:
+                shutil.rmtree(old, ignore_errors=True)
+    return folder
+
+
+def _write_checkpoint(folder: Path, backend, prog: Progress, best: dict | None, meta: dict, rank: int,
+                      rngs: list, root: Path) -> None:
     backend.save(folder, rank)
     if rank == 0:
         torch_save(rngs, folder / "rng.pt")
@@ -110,13 +168,6 @@ def save_checkpoint(root: Path, backend, prog: Progress, best: dict | None, meta
             os.fsync(fd)
         finally:
             os.close(fd)
-    barrier()                       # every rank's shards are on disk
-    if rank == 0:
-        atomic_write_text(root / "latest", folder.name + "\n")
-        for old in root.glob("step-*"):
-            if old != folder:
-                shutil.rmtree(old, ignore_errors=True)
-    return folder
 
 
 def load_checkpoint(folder: Path, backend, meta: dict, rank: int, keep_best: bool) -> tuple[Progress, dict | None]:

@@ -14,7 +14,7 @@ import torch.distributed as dist
 
 from ..config import ConfigError, ExperimentConfig
 from ..distributed.collectives import barrier, from_rank0, rank_world
-from ..io import write_json
+from ..io import os_error, write_json
 from ..models.loading import load_model, load_tokenizer, resolve_device
 from ..outdir import OutDir
 from ..texts import load_texts
@@ -73,12 +73,18 @@ def finetune_task(cfg: ExperimentConfig, out: OutDir, name: str, location: str, 
         history = result.history
         history["task"] = name
         if rank == 0:
-            if accelerator is None:
-                model.save_pretrained(model_dir)
-            else:
-                module = accelerator.unwrap_model(model)
-                module.save_pretrained(model_dir, state_dict=without_tied_copies(module, result.state))
-            tokenizer.save_pretrained(model_dir)
+            try:        # not trusted until the task vector and history exist (is_done)
+                if accelerator is None:
+                    model.save_pretrained(model_dir)
+                else:
+                    module = accelerator.unwrap_model(model)
+                    module.save_pretrained(model_dir, state_dict=without_tied_copies(module, result.state))
+                tokenizer.save_pretrained(model_dir)
+            except Exception as exc:    # safetensors wraps a full disk as "... (os error 28)"
+                named = os_error(exc, model_dir, sum(p.numel() * p.element_size() for p in model.parameters()))
+                if named is exc:
+                    raise
+                raise named from exc
             write_json(out.history(name), history)
     if world > 1:       # every rank says where it stopped: they must agree
         steps = history["steps"][-1]["step"] if history["steps"] else 0

@@ -61,14 +61,17 @@ def chunked_token_nll(model: torch.nn.Module, input_ids: torch.Tensor, attention
     valid = attention_mask[:, 1:] != 0
     targets = input_ids[:, 1:][valid]
     picked = hidden[valid]                              # [n, d]: predicted positions only
-    nll = torch.empty(targets.shape[0], dtype=torch.float32, device=hidden.device)
+    parts = []
     for start in range(0, targets.shape[0], chunk):
         part = slice(start, start + chunk)
         logits = postprocess_logits(model.config, head(picked[part].to(head.weight.device)))
-        nll[part] = F.cross_entropy(logits.float(), targets[part].to(logits.device), reduction="none").to(nll.device)
-    out = torch.zeros(valid.shape, dtype=torch.float32, device=hidden.device)
-    out[valid] = nll
-    return out
+        wide = logits.to(torch.promote_types(logits.dtype, torch.float32))      # as token_nll
+        parts.append(F.cross_entropy(wide, targets[part].to(logits.device), reduction="none").to(hidden.device))
+    dtype = parts[0].dtype if parts else torch.float32
+    nll = torch.cat(parts) if parts else torch.zeros(0, dtype=dtype, device=hidden.device)
+    # out of place (no writes into a preallocated tensor), so forward-mode AD runs through it too
+    # (sweep.forward_ad differentiates this function)
+    return torch.zeros(valid.shape, dtype=dtype, device=hidden.device).masked_scatter(valid, nll)
 
 
 @torch.no_grad()

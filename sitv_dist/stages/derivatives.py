@@ -19,6 +19,7 @@ from ..io import write_json
 from ..models.loading import resolve_device
 from ..outdir import OutDir, OutDirError
 from ..sweep.derivative_jobs import CONTROLS, SCHEMA, jobs
+from ..sweep.evaluation import usable_chunk
 from ..sweep.forward_ad import per_text_derivatives
 from ..sweep.plan import load_plan
 from ..sweep.resident import load_resident
@@ -84,6 +85,9 @@ def _evaluate(cfg, out, plan, todo, device, progress, known: dict | None = None,
     prepare_base(cfg, out)
     state = load_resident(cfg, plan.eval_sets, device, dtype="float32")
     model, sets = state.model, state.sets
+    # nested forward mode carries four values per logit (the value, two first-order tangents, a
+    # second-order one): a quarter of eval.logit_chunk's positions keeps the logits' memory a point's
+    chunk = usable_chunk(model, sets, max(1, cfg.eval.logit_chunk // 4) if cfg.eval.logit_chunk else 0)
     paths = taskvector.direction_files(cfg, out)
     vectors: dict = {}
 
@@ -110,7 +114,7 @@ def _evaluate(cfg, out, plan, todo, device, progress, known: dict | None = None,
         per_set = {}
         for name in job["sets"]:
             es = sets[name]
-            d = per_text_derivatives(model, es, dirs, cross_only=own is not None)
+            d = per_text_derivatives(model, es, dirs, cross_only=own is not None, logit_chunk=chunk)
             for i, entry in enumerate(own or []):
                 d["grad"][:, i] = np.asarray(entry["sets"][name]["grad"])[:, 0]
                 d["hess"][:, i, i] = np.asarray(entry["sets"][name]["hess"])[:, 0, 0]

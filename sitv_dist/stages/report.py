@@ -44,3 +44,17 @@ def report_so_far(out: OutDir, derivatives_pending: bool) -> dict:
         if derivatives_pending:
             pending["derivatives"] = "computed after the sweep"
         return write_report(out.root, pending=pending)
+
+
+def report_current(out: OutDir, bootstrap: int = 1000) -> dict:
+    """`sitv report`: results files older than their points are reduced again first (a sweep
+    that has lost points since is reported as pending, never from its stale file)."""
+    out = OutDir(out)
+    pending = {}
+    if out.stale_results():
+        try:
+            reduce(out)
+        except MissingPoints as exc:
+            pending = {name: f"{len(lost)} point(s) missing since its last reduce; rerun `sitv sweep`"
+                       for name, lost in exc.missing.items()}
+    return write_report(out.root, bootstrap=bootstrap, pending=pending)

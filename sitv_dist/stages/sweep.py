@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import os
 import socket
+import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -123,6 +124,11 @@ def execute(cfg: ExperimentConfig, out: OutDir, plan: Plan, shards: list[int] | 
     wanted = None if sweeps is None else set(sweeps)
     targeted = [p for p in plan.points if p.shard in shards and (wanted is None or wanted & set(p.sweeps))]
     done_before = out.done_ids(plan)
+    foreign = sorted(out.foreign_ids(plan))
+    if foreign:
+        print(f"warning: {len(foreign)} point file(s) in {out.points_dir} come from another experiment (another "
+              f"model, direction or eval set), e.g. {foreign[0]}.json; they are evaluated again and replaced",
+              file=sys.stderr, flush=True)
     todo = sum(p.id not in done_before for p in targeted)
     if announce:
         print(_announce(out, cfg, todo, len(targeted), how), flush=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..outdir import OutDir, OutDirError
+from ..results_inputs import inputs, sweep_points
 from .plan import Plan, PlannedPoint, Sweep, coef, load_plan
 from .scores.scores_registry import reduce_point, reduce_set
 
@@ -103,6 +104,8 @@ def reduce(out_dir: OutDir | Path) -> list[Path]:
     """Write OUT/results/<sweep>.json for every complete sweep; raise MissingPoints otherwise."""
     out = OutDir(out_dir)
     plan = load_plan(out)
+    raw = plan.to_json()
+    read_from = {s.name: inputs(out.points_dir, sweep_points(raw, s.name)) for s in plan.sweeps}  # stat, then read
     records, missing_ids = read_records(out, plan)
     eval_sets = out.read_eval_sets() if records else {}
     if eval_sets is None:
@@ -114,7 +117,8 @@ def reduce(out_dir: OutDir | Path) -> list[Path]:
         if lost:
             missing[sweep.name] = lost
             continue
-        written.append(out.write_results(sweep.name, sweep_results(plan, sweep, records, eval_sets)))
+        written.append(out.write_results(sweep.name, sweep_results(plan, sweep, records, eval_sets),
+                                         read_from[sweep.name]))
     if missing:
         raise MissingPoints(missing, written)
     return written

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import tempfile
 from pathlib import Path
 
 import torch
@@ -12,7 +14,7 @@ from safetensors.torch import save_file
 
 from ..config import ConfigError, ModelConfig
 from ..config import ExperimentConfig
-from ..io import os_error
+from ..io import named_os_error, new_file_mode, os_error
 from ..models.loading import DTYPE, load_model, local_or_hub, parameters
 from ..outdir import OutDir
 
@@ -56,17 +58,30 @@ def save(path: Path, tensors: dict[str, torch.Tensor], base_id: str, finetuned_i
         if key in meta:
             raise ValueError(f"extra metadata key {key!r} would replace a standard key")
         meta[str(key)] = str(value)
+    needed = sum(v.numel() * v.element_size() for v in tensors.values())
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    try:        # a hidden temp name of its own (as sitv_dist.io writes), fsynced, then renamed
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+    except OSError as exc:
+        raise named_os_error(exc.errno, path, needed) from exc
+    tmp = Path(name)
     try:
         save_file(tensors, str(tmp), metadata=meta)
-    except SafetensorError as exc:       # safetensors reports a full disk as its own error type
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.chmod(tmp, new_file_mode())
+        tmp.replace(path)
+    except (SafetensorError, OSError) as exc:   # safetensors reports a full disk as its own error type
         tmp.unlink(missing_ok=True)
-        raise os_error(exc, path, sum(v.numel() * v.element_size() for v in tensors.values())) from exc
+        named = named_os_error(exc.errno, path, needed) if isinstance(exc, OSError) and exc.errno \
+            else os_error(exc, path, needed)
+        if named is exc:
+            raise
+        raise named from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    tmp.replace(path)
     return meta
 
 

@@ -2,7 +2,8 @@
 (fine-tuning with and without checkpoint_every, the sweep, refinement, the derivatives, the report): the rerun completes,
 refits no finished task (its task vector is the same file, byte for byte and mtime), evaluates
 no finished point twice, and no temp file is trusted (a SIGKILL
-mid-rename may leave a hidden `.NAME.*.tmp`, which nothing reads). Integration: two runs per case."""
+mid-rename may leave a hidden `.NAME.*.tmp`, which nothing reads), and nothing is written beside
+OUT or in HOME (the embedded base goes to $SITV_CACHE). Integration: two runs per case."""
 import json
 import os
 import signal
@@ -60,7 +61,10 @@ PHASES = {"finetune": ([], _first_vector), "finetune-checkpointed": (["finetune.
 def test_a_killed_run_resumes_without_redoing_finished_work(tmp_path, phase, sig):
     out = tmp_path / "out"
     extra, ready = PHASES[phase]
-    proc = subprocess.Popen(_argv(out, *extra), env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    home = tmp_path / "home"            # HOME of both runs: nothing may land there (outside OUT)
+    home.mkdir()
+    env = dict(ENV, HOME=str(home), SITV_CACHE=os.environ["SITV_CACHE"])   # the session cache (conftest)
+    proc = subprocess.Popen(_argv(out, *extra), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 400
     while time.time() < deadline and not ready(out) and proc.poll() is None:
         time.sleep(0.02)
@@ -74,7 +78,7 @@ def test_a_killed_run_resumes_without_redoing_finished_work(tmp_path, phase, sig
     logged = OutDir(out).evaluation_counts()
     derivatives = (out / "derivatives.json")
     finished = json.loads(derivatives.read_text())["entries"] if derivatives.is_file() else {}
-    rerun = subprocess.run(_argv(out, *extra), env=ENV, capture_output=True, text=True, timeout=500)
+    rerun = subprocess.run(_argv(out, *extra), env=env, capture_output=True, text=True, timeout=500)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert (vector.read_bytes(), vector.stat().st_mtime_ns) == kept          # the finished task is not refitted
     again = OutDir(out).evaluation_counts() - logged
@@ -84,6 +88,7 @@ def test_a_killed_run_resumes_without_redoing_finished_work(tmp_path, phase, sig
     entries = json.loads(derivatives.read_text())["entries"]                  # complete, and
     assert all(entries[k] == v for k, v in finished.items())                 # nothing finished recomputed
     assert "Pending" not in (out / "report.md").read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "out"] and not list(home.rglob("*"))
     # a SIGKILL between mkstemp and rename can leave a hidden temp file; no reader ever opens one
     # (they read only final names), and the final file beside it is complete
     for tmp in out.rglob("*.tmp"):

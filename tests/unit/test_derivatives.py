@@ -337,3 +337,17 @@ def test_a_failed_derivatives_step_keeps_the_entries_it_finished(toy, tmp_path, 
     assert main(["derivatives", "-c", str(cfg), *args, "--controls", "1"]) == 0
     entries = json.loads((out / "derivatives.json").read_text())["entries"]
     assert sorted(entries) == ["line_mytask", "line_mytask/random1"] and entries["line_mytask"] == kept["line_mytask"]
+
+
+def test_chunked_logits_give_the_same_derivatives(setup):
+    """The derivatives stage forms the logits a few positions at a time (eval.logit_chunk / 4:
+    nested forward mode carries four values per logit); the per-text values equal the whole
+    logits' to 1e-10 relative in float64, for one direction and a pair, and at a moved origin."""
+    _, model, es, t1, t2 = setup
+    for dirs, at in (([t1], None), ([t1, t2], None), ([t1], [0.3])):
+        whole = per_text_derivatives(model, es, dirs, at)
+        for chunk in (1, 7):
+            part = per_text_derivatives(model, es, dirs, at, logit_chunk=chunk)
+            for key in ("nll", "grad", "hess"):
+                assert np.allclose(part[key], whole[key], rtol=1e-10, atol=1e-12), (key, chunk)
+            assert np.abs(part["hess"]).max() > 1e-3

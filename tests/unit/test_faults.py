@@ -1,29 +1,28 @@
 """Every fault of scripts/faults.py (hostile YAML, corrupted safetensors, a LoRA config that
 disagrees with its tensors, full and read-only disks, a symlink out of OUT) ends in one line,
-loses no file and writes nothing outside its folder; docs/faults.md is what the script writes now."""
+loses no file and writes nothing outside its folder; docs/faults.md is what the script writes
+now, and every test its second table names exists."""
 import errno
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 
+from doc_pages import check_page, load_script
 from sitv_dist.cli import main
 from sitv_dist.io import atomic_write_bytes
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def test_fault_table_is_current_and_every_fault_is_one_line(capsys):
-    spec = importlib.util.spec_from_file_location("faults", ROOT / "scripts" / "faults.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["faults"] = module          # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    assert len(module.CASES) >= 11
-    rc = module.main_(["--check", str(ROOT / "docs" / "faults.md")])
-    captured = capsys.readouterr()
-    assert rc == 0, captured.err
-    assert '"misbehaving": 0, "lost": 0' in captured.out
+    module = load_script("faults")
+    assert len(module.CASES) >= 11 and len(module.TESTED) >= 20
+    numbers = check_page(module, "faults.md", capsys)
+    errors = sum(t.answer == "error" for t in module.TESTED)
+    assert numbers == {"cases": len(module.CASES) + len(module.TESTED), "script_cases": len(module.CASES),
+                       "test_cases": len(module.TESTED), "one_line_errors": len(module.CASES) + errors,
+                       "misbehaving": 0, "lost": 0, "outside": 0}
+
+
+def test_every_test_the_fault_table_names_exists():
+    assert load_script("fault_tests").missing_tests() == []
 
 
 def test_full_disk_keeps_the_old_file_and_leaves_no_temp(tmp_path, monkeypatch):

@@ -1,14 +1,17 @@
 """Writing a figure: headless (Agg), the parent folder created, one DPI so that PNGs of
 different runs and comparisons stay comparable, and the figure closed (many sweeps in one
-process must not leak figures). Every plot module of the package writes through :func:`save`."""
+process must not leak figures), written atomically (sitv_dist.io). Every plot module of the package writes through :func:`save`."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+from ...io import atomic_write_bytes  # noqa: E402
 
 DPI = 120
 
@@ -23,7 +26,10 @@ def save(fig, path: Path | None, dpi: int = DPI, tight: bool = True):
     if path is None:
         return fig
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
+    buffer = io.BytesIO()       # then one atomic write: a killed or full-disk report leaves no half image
+    try:
+        fig.savefig(buffer, dpi=dpi, format=path.suffix.lstrip(".") or "png")
+    finally:
+        plt.close(fig)
+    atomic_write_bytes(path, buffer.getvalue())
     return path

@@ -29,12 +29,13 @@ __all__ = ["NO_CROSSING", "build_analysis", "dedupe_summary", "history_summary",
 
 
 # ----------------------------------------------------------------------------- loading
-def load_run(out_dir: Path) -> dict:
-    """Everything the report reads; optional files come back as None (or empty)."""
+def load_run(out_dir: Path, skip=()) -> dict:
+    """Everything the report reads (the results of sweeps in `skip` not); optional files come
+    back as None (or empty)."""
     out = OutDir(out_dir)
     cfg = RunConfig.read(out)
     return {
-        "results": out.read_results(),
+        "results": out.read_results(skip),
         "plan": out.read_optional(out.plan),
         "timings": out.read_optional(out.timings),
         "config_text": cfg.text,
@@ -106,8 +107,7 @@ def write_report(out_dir: Path, bootstrap: int = 1000, level: float = 0.95, seed
     """
     out = OutDir(out_dir)
     pending = dict(pending or {})
-    run = load_run(out)
-    run["results"] = {name: res for name, res in run["results"].items() if name not in pending}
+    run = load_run(out, skip=pending)
     an = build_analysis(run)
     if pending:
         an["pending"] = pending
