@@ -4,17 +4,8 @@ the fine-tuning left to do; each phase's time from the rates this out_dir has me
 measured: "unknown", never guessed); and each phase's memory, so that the peak of the whole run
 (on a CPU: the peak RSS of the host) is the largest of them.
 
-Memory per phase (bytes; `memory_plan` gives the sweep worker's, part by part):
-- sweep: the worker's per-device total, times `sweep.workers` when the workers share this host
-  (model.device cpu): every worker holds its own model.
-- derivatives (one process, float32 whatever model.dtype: :mod:`.derivatives`): the float32
-  model, two float32 dense vectors (a direction and a random control of its size, or a grid's two
-  directions), and the evaluation's activations in float32 times 4 (nested forward-mode AD
-  carries a value and three tangents per activation: :mod:`..sweep.forward_ad`).
-- fine-tuning (AdamW in float32, :mod:`..finetune.backends`): 16 bytes per parameter (weights,
-  gradients, two moments) and the activations kept for the backward pass of a
-  finetune.batch_size × finetune.max_length batch (every layer's inputs, MLP and attention
-  activations, and the logits with their softmax and gradient).
+Memory per phase: :mod:`.run_memory` (on a CPU the peak RSS of the process running it,
+calibrated on Gemma-3-270M; fine-tuning counts only while a task is left to train).
 These are estimates from the model's config, not measurements.
 """
 from __future__ import annotations
@@ -26,6 +17,7 @@ from ..outdir import OutDir
 from ..sweep.derivative_jobs import CONTROLS
 from ..sweep.plan import Plan, load_plan, make_plan
 from .phase_eta import estimate_seconds, measured_seconds
+from .run_memory import phase_memory
 
 REFINE_PER_FINDING = 2          # a round proposes two points per bracket (secant, midpoint) and per minimum
 
@@ -114,26 +106,6 @@ def _derivative_seconds(out: OutDir) -> float | None:
     return mean(times) if times else None
 
 
-def phase_memory(cfg: ExperimentConfig, memory: dict, arch) -> dict:
-    """Bytes of each phase (module docstring); ``memory`` is `memory_plan`'s result."""
-    n = memory["parameters"]
-    e = {"float32": 4, "bfloat16": 2, "float16": 2}[cfg.model.dtype]
-    import torch
-    on_host = cfg.model.device == "cpu" or (cfg.model.device == "auto" and not torch.cuda.is_available())
-    workers = cfg.sweep.workers if on_host else 1
-    sweep = memory["per_device"] * workers
-    derivatives = (n * 4 + 2 * n * 4 + 4 * memory["bytes"]["activations"] * 4 // e) if cfg.sweep.derivatives else 0
-    ft = cfg.finetune
-    d = arch.hidden_size
-    inter = getattr(arch, "intermediate_size", None) or 4 * d
-    layers, heads, vocab = arch.num_hidden_layers, arch.num_attention_heads, arch.vocab_size
-    tokens = ft.batch_size * ft.max_length
-    kept = layers * (tokens * (8 * d + 3 * inter) * 4 + ft.batch_size * heads * ft.max_length ** 2 * 4 * 2)
-    finetune = 16 * n + kept + tokens * vocab * 4 * 3
-    return {"sweep": sweep, "sweep_workers_on_host": workers, "derivatives": derivatives, "finetune": finetune,
-            "peak": max(sweep, derivatives, finetune)}
-
-
 def run_estimate(cfg: ExperimentConfig, memory: dict, arch, out: OutDir | None = None) -> dict:
     """Points, seconds (None: unknown) and bytes of every phase of `sitv run` for ``cfg``."""
     out = OutDir(out or cfg.out_dir)
@@ -163,7 +135,7 @@ def run_estimate(cfg: ExperimentConfig, memory: dict, arch, out: OutDir | None =
             "refinement": refine, "derivatives": deriv, "finetune_tasks": tasks,
             "seconds": seconds, "seconds_total": sum(known) if len(known) == len(seconds) else None,
             "rates_measured": {"+".join(k): v for k, v in rates.items()},
-            "memory": phase_memory(cfg, memory, arch)}
+            "memory": phase_memory(cfg, memory, arch, plan, train=bool(tasks))}
 
 
 def _clock(s: float | None) -> str:
@@ -191,5 +163,7 @@ def render_estimate(est: dict) -> str:
                                      f"({d['controls_per_line']} random controls per line); time {_clock(s['derivatives'])}; "
                                      f"memory {gib(m['derivatives'])}"),
              f"  total           ~{p['total_estimate']} point(s); time {_clock(est['seconds_total'])}; "
-             f"peak memory {gib(m['peak'])} (the largest phase; estimates from the model's config)"]
+             f"peak memory {gib(m['peak'])} (the largest phase{'' if m['finetune_counted'] else ' left to run'}; "
+             f"{m['basis']}, estimated from the model's config)"]
+    lines += [f"  note            {n}" for n in m["notes"]]
     return "\n".join(lines)

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
-from transformers import LlamaConfig
+from transformers import Gemma3TextConfig, LlamaConfig
 
-from sitv_dist.config import ExperimentConfig, GridConfig, ModelConfig, RangeConfig, SweepConfig, TaskConfig
+from sitv_dist.config import (ExperimentConfig, GridConfig, ModelConfig, RangeConfig, SweepConfig, TaskConfig,
+                              load_config)
 from sitv_dist.io import write_json
+from sitv_dist.stages import run_memory
 from sitv_dist.stages.run_estimate import derivative_entries, phase_memory, render_estimate, run_estimate
 from sitv_dist.sweep.derivative_jobs import jobs
 from sitv_dist.sweep.plan import make_plan
@@ -84,13 +87,43 @@ def test_phase_memory_by_its_formulas():
     cfg = _cfg("unused", workers=3)
     cfg = dataclasses.replace(cfg, finetune=dataclasses.replace(cfg.finetune, batch_size=4, max_length=32))
     m = phase_memory(cfg, MEMORY, ARCH)
-    n, act = 10_000, 8_000
-    assert m["sweep"] == 3 * 50_000 and m["sweep_workers_on_host"] == 3          # three workers on this host
-    assert m["derivatives"] == 4 * n + 2 * 4 * n + 4 * act                        # float32 model: e = 4
+    n = 10_000
+    process = run_memory.RUNTIME + run_memory.TOKENIZER_PER_TOKEN * 2048
+    assert m["process"] == process
+    assert m["sweep"] == 3 * (50_000 + process) and m["sweep_workers_on_host"] == 3      # three worker processes
+    largest = 2048 * 96                                                 # the embedding's elements
+    e = cfg.eval
+    chunk = e.logit_chunk // 4
+    trunk = e.batch_size * e.max_length * (3 * 96 + 3 * 256) * 4 + 2 * e.batch_size * 4 * e.max_length ** 2 * 4
+    resident = 4 * n + 2 * 4 * n                                        # float32 model, directions a and b
+    jvp_pass = resident + 4 * n + int(10 * chunk * 2048 * 4 + 0.4 * 2048 * 96 * 4) + 4 * trunk
+    draw = resident + 4 * n + 2 * 4 * n + 2 * largest * 8               # 2nd control, float64 Gaussian, norms
+    assert m["derivatives"] == process + max(jvp_pass, draw)
     tokens = 4 * 32
     kept = 2 * (tokens * (8 * 96 + 3 * 256) * 4 + 4 * 4 * 32 ** 2 * 4 * 2)
-    assert m["finetune"] == 16 * n + kept + tokens * 2048 * 4 * 3
+    assert m["finetune"] == process + 16 * n + max(kept + tokens * 2048 * 4 * 3, 2 * largest * 4)    # untied
     assert m["peak"] == max(m["sweep"], m["derivatives"], m["finetune"])
+    assert "3 worker processes together" in m["notes"][0]
+    done = phase_memory(cfg, MEMORY, ARCH, train=False)                 # vectors on disk: no fine-tuning phase
+    assert done["peak"] == max(m["sweep"], m["derivatives"]) and done["finetune_counted"] is False
+
+
+# Gemma-3-270M, measured 2026-12-07 by `sitv run -c configs/gemma3-270m.yaml` on 2 CPU cores
+# (OUT/peak_memory.json, /usr/bin/time -v: 9,328,398,336 bytes; docs/gemma3-270m.md) and
+# `sitv plan`'s sweep worker for it (3.77 GiB)
+GEMMA = Gemma3TextConfig(hidden_size=640, intermediate_size=2048, num_hidden_layers=18, num_attention_heads=4,
+                         num_key_value_heads=1, head_dim=256, vocab_size=262144, tie_word_embeddings=True)
+GEMMA_PLAN = {"parameters": 268_098_176, "per_device": 4_052_633_092, "bytes": {}}
+GEMMA_MEASURED = {"finetune": 6_711_775_232, "derivatives": 9_328_398_336, "peak": 9_328_398_336}
+
+
+def test_the_estimate_is_within_ten_percent_of_a_real_runs_peaks():
+    cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "gemma3-270m.yaml",
+                      ["model.device=cpu", "model.name_or_path=embedded"])    # the path: not read here
+    m = phase_memory(cfg, GEMMA_PLAN, GEMMA)
+    for phase, measured in GEMMA_MEASURED.items():
+        assert abs(m[phase] / measured - 1) <= 0.10, (phase, m[phase], measured)
+    assert m["peak"] == m["derivatives"] and m["notes"] == []
 
 
 def test_sitv_plan_prints_the_phases(toy, tmp_path, capsys):
