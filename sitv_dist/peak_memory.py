@@ -1,11 +1,15 @@
 """The run's own record of its peak memory, per stage (OUT/peak_memory.json), so that a page
 can state the peak RSS a run reached from the run's files rather than from an outside tool.
 
-The kernel keeps one high-water mark per process (getrusage's ru_maxrss, KiB on Linux) and
-cannot be asked for a stage's peak without resetting it (which would also falsify what
-`/usr/bin/time` reports), so each stage records the process's peak before and after it: a
-stage that raised the peak reached exactly `after`; one that did not stayed at or below
-`before` (its own peak is then unknown and left null).
+The kernel keeps one high-water mark per process and cannot be asked for a stage's peak
+without resetting it (which would also falsify what `/usr/bin/time` reports), so each stage
+records the process's peak before and after it: a stage that raised the peak reached exactly
+`after`; one that did not stayed at or below `before` (its own peak is then unknown and left
+null). The process's own mark is VmHWM of /proc/self/status, not getrusage's ru_maxrss:
+ru_maxrss of a process started by fork (or vfork) and exec keeps the parent's high-water mark
+from before the exec (a worker of a large parent would report the parent's peak); VmHWM
+belongs to the process's own memory map. Elsewhere than Linux, ru_maxrss. The children's is
+getrusage(RUSAGE_CHILDREN): the largest waited-for child's ru_maxrss.
 """
 from __future__ import annotations
 
@@ -18,10 +22,20 @@ NAME = "peak_memory.json"
 _UNIT = 1 if sys.platform == "darwin" else 1024
 
 
+def _own_peak() -> int:
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024          # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * _UNIT
+
+
 def peak_rss_bytes() -> dict:
     """The peak resident set size so far of this process and of its waited-for children, in bytes."""
-    return {"self": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * _UNIT,
-            "children": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * _UNIT}
+    return {"self": _own_peak(), "children": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * _UNIT}
 
 
 def stage_entry(before: dict, after: dict) -> dict:
