@@ -14,7 +14,7 @@ from statistics import mean
 
 from ..config import ExperimentConfig
 from ..outdir import OutDir
-from ..sweep.derivative_jobs import CONTROLS
+from ..sweep.derivative_jobs import CONTROLS, SCHEMA, jobs
 from ..sweep.plan import Plan, load_plan, make_plan
 from .phase_eta import estimate_seconds, measured_seconds
 from .run_memory import phase_memory
@@ -59,19 +59,39 @@ def derivative_entries(plan: Plan, controls: int = CONTROLS) -> list[dict]:
     for s in plan.sweeps:
         if s.kind == "line":
             own = [x for x in plan.eval_sets if x in ("general", f"task:{s.directions[0]}")]
-            out.append({"directions": list(s.directions), "control": None, "sets": list(plan.eval_sets)})
-            out += [{"directions": list(s.directions), "control": k, "sets": own} for k in range(1, controls + 1)]
+            out.append({"key": s.name, "directions": list(s.directions), "control": None,
+                        "sets": list(plan.eval_sets)})
+            out += [{"key": f"{s.name}/random{k}", "directions": list(s.directions), "control": k, "sets": own}
+                    for k in range(1, controls + 1)]
         elif s.kind == "grid" and len(s.directions) == 2:
-            out.append({"directions": list(s.directions), "control": None, "sets": list(plan.eval_sets)})
+            out.append({"key": s.name, "directions": list(s.directions), "control": None,
+                        "sets": list(plan.eval_sets)})
     return out
 
 
-def derivative_passes(cfg: ExperimentConfig, plan: Plan) -> dict:
+def derivatives_done(out: OutDir) -> set[str]:
+    """Keys of the derivative entries on disk whose fingerprint the out_dir's plan still gives
+    (the derivatives step reuses them)."""
+    try:
+        if not out.plan.is_file() or not out.derivatives.is_file():
+            return set()
+        disk, data = load_plan(out), out.read_optional(out.derivatives) or {}
+    except (ValueError, KeyError, OSError):
+        return set()
+    if data.get("schema") != SCHEMA or not disk.inputs:
+        return set()
+    entries = data.get("entries") or {}
+    return {j["key"] for j in jobs(disk, CONTROLS)
+            if (entries.get(j["key"]) or {}).get("fingerprint") == j["fingerprint"]}
+
+
+def derivative_passes(cfg: ExperimentConfig, plan: Plan, done: set[str] = frozenset()) -> dict:
     """Entries of the derivatives step and its nested-jvp passes over an eval set: k(k+1)/2 per
     set for k directions (a two-direction grid reuses its lines' entries: one pass per set)."""
     if not cfg.sweep.derivatives:
         return {"entries": 0, "passes": 0, "skipped": "sweep.derivatives: false"}
-    todo = derivative_entries(plan, CONTROLS)
+    every = derivative_entries(plan, CONTROLS)
+    todo = [j for j in every if j["key"] not in done]
     lines = {tuple(s.directions) for s in plan.sweeps if s.kind == "line" and not s.merge}
 
     def per_set(job: dict) -> int:
@@ -80,7 +100,7 @@ def derivative_passes(cfg: ExperimentConfig, plan: Plan) -> dict:
             return 1
         return k * (k + 1) // 2
     passes = sum(len(j["sets"]) * per_set(j) for j in todo)
-    return {"entries": len(todo), "passes": passes, "controls_per_line": CONTROLS}
+    return {"entries": len(todo), "done": len(every) - len(todo), "passes": passes, "controls_per_line": CONTROLS}
 
 
 def _finetune_tasks(cfg: ExperimentConfig, out: OutDir) -> list[str]:
@@ -115,7 +135,7 @@ def run_estimate(cfg: ExperimentConfig, memory: dict, arch, out: OutDir | None =
                for k in ("line", "grid")}
     todo = [p for p in plan.points if p.id not in done]
     refine = refinement_estimate(cfg, plan)
-    deriv = derivative_passes(cfg, plan)
+    deriv = derivative_passes(cfg, plan, derivatives_done(out))
     timings = _timings(out)
     tasks = _finetune_tasks(cfg, out)
     refine_s = None
@@ -135,7 +155,8 @@ def run_estimate(cfg: ExperimentConfig, memory: dict, arch, out: OutDir | None =
             "refinement": refine, "derivatives": deriv, "finetune_tasks": tasks,
             "seconds": seconds, "seconds_total": sum(known) if len(known) == len(seconds) else None,
             "rates_measured": {"+".join(k): v for k, v in rates.items()},
-            "memory": phase_memory(cfg, memory, arch, plan, train=bool(tasks))}
+            "memory": phase_memory(cfg, memory, arch, plan, train=bool(tasks), evaluate=bool(todo or refine["points"]),
+                                   derive=bool(deriv["entries"]))}
 
 
 def _clock(s: float | None) -> str:
@@ -159,11 +180,12 @@ def render_estimate(est: dict) -> str:
              f"  refinement      ~{r['points']} point(s) estimated ({r['rounds']} round(s) x {r['lines']} line(s) x "
              f"{r['per_line_per_round']}, assuming {r['assumes']}); time {_clock(s['refinement'])}",
              "  derivatives     " + (d["skipped"] if d.get("skipped") else
-                                     f"{d['entries']} entr(ies), {d['passes']} nested-jvp pass(es) over an eval set "
+                                     f"{d['entries']} entr(ies) to compute ({d['done']} on disk), {d['passes']} "
+                                     "nested-jvp pass(es) over an eval set "
                                      f"({d['controls_per_line']} random controls per line); time {_clock(s['derivatives'])}; "
                                      f"memory {gib(m['derivatives'])}"),
              f"  total           ~{p['total_estimate']} point(s); time {_clock(est['seconds_total'])}; "
-             f"peak memory {gib(m['peak'])} (the largest phase{'' if m['finetune_counted'] else ' left to run'}; "
-             f"{m['basis']}, estimated from the model's config)"]
+             + (f"peak memory {gib(m['peak'])} (the largest phase left to run; {m['basis']}, estimated from the "
+              "model's config)" if any(m["left_to_run"].values()) else "nothing left to run")]
     lines += [f"  note            {n}" for n in m["notes"]]
     return "\n".join(lines)

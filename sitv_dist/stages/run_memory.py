@@ -83,10 +83,12 @@ def derivatives_bytes(cfg: ExperimentConfig, n: int, arch, directions: int, line
     return max(jvp_pass, draw)
 
 
-def phase_memory(cfg: ExperimentConfig, memory: dict, arch, plan=None, train: bool = True) -> dict:
+def phase_memory(cfg: ExperimentConfig, memory: dict, arch, plan=None, train: bool = True, evaluate: bool = True,
+                 derive: bool = True) -> dict:
     """Bytes of each phase (module docstring); ``memory`` is `memory_plan`'s result, ``plan`` the
-    sweep plan (its directions and lines; None: cfg's directions, one line each), ``train``:
-    whether fine-tuning is left to do (else it is no phase of this run's peak)."""
+    sweep plan (its directions and lines; None: cfg's directions, one line each); ``train``,
+    ``evaluate``, ``derive``: whether fine-tuning, sweep points, derivative entries are left to
+    do (a phase with nothing left is no part of this run's peak)."""
     n = memory["parameters"]
     host = on_host(cfg)
     process = process_bytes(arch) if host else 0
@@ -99,7 +101,7 @@ def phase_memory(cfg: ExperimentConfig, memory: dict, arch, plan=None, train: bo
     sweep = (memory["per_device"] + process) * workers
     derivatives = process + derivatives_bytes(cfg, n, arch, len(names), lines) if cfg.sweep.derivatives else 0
     finetune = process + finetune_bytes(cfg, n, arch)
-    counted = [sweep, derivatives] + ([finetune] if train else [])
+    counted = [b for b, left in ((sweep, evaluate), (derivatives, derive), (finetune, train)) if left]
     notes = []
     if not host:
         notes.append("device memory of a GPU; the host's RSS is not estimated")
@@ -108,5 +110,6 @@ def phase_memory(cfg: ExperimentConfig, memory: dict, arch, plan=None, train: bo
     if host and workers > 1:
         notes.append(f"the sweep's {workers} worker processes together (each one's RSS is a {workers}th)")
     return {"sweep": sweep, "sweep_workers_on_host": workers, "derivatives": derivatives, "finetune": finetune,
-            "process": process, "peak": max(counted), "finetune_counted": train,
+            "process": process, "peak": max(counted, default=0),
+            "left_to_run": {"finetune": train, "sweep": evaluate, "derivatives": derive},
             "basis": "peak RSS of the host" if host else "device memory", "notes": notes}

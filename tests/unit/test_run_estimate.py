@@ -13,10 +13,11 @@ from transformers import Gemma3TextConfig, LlamaConfig
 from sitv_dist.config import (ExperimentConfig, GridConfig, ModelConfig, RangeConfig, SweepConfig, TaskConfig,
                               load_config)
 from sitv_dist.io import write_json
+from sitv_dist.outdir import OutDir
 from sitv_dist.stages import run_memory
 from sitv_dist.stages.run_estimate import derivative_entries, phase_memory, render_estimate, run_estimate
 from sitv_dist.sweep.derivative_jobs import jobs
-from sitv_dist.sweep.plan import make_plan
+from sitv_dist.sweep.plan import load_plan, make_plan
 
 from conftest import synthetic_inputs
 from test_uncertainty import build_run
@@ -83,6 +84,31 @@ def test_times_from_this_out_dirs_measured_rates(tmp_path):
     assert est["seconds_total"] == pytest.approx(0.2 + 0.8 + 6.0)
 
 
+def test_derivative_entries_on_disk_with_their_fingerprints_are_not_counted_again(tmp_path):
+    out = build_run(tmp_path / "run", directions=("alpha_task",), alpha=(-0.5, 1.5, 5))
+    cfg = ExperimentConfig(name="exp", out_dir=str(out), model=ModelConfig(device="cpu"),
+                           tasks=[TaskConfig(name="alpha_task", train="")],
+                           sweep=SweepConfig(directions=["alpha_task"], alpha=RangeConfig(-0.5, 1.5, 5), grids=[],
+                                             refine_rounds=0))
+    current = {j["key"]: j["fingerprint"] for j in jobs(load_plan(OutDir(out)))}
+    entries = {"line_alpha_task": {"time_s": 3.0, "fingerprint": current["line_alpha_task"]},
+               "line_alpha_task/random1": {"time_s": 1.0, "fingerprint": current["line_alpha_task/random1"]},
+               "line_alpha_task/random2": {"time_s": 5.0, "fingerprint": "stale"}}
+    write_json(out / "derivatives.json", {"schema": "sitv-dist/derivatives/1", "entries": entries})
+    est = run_estimate(cfg, MEMORY, ARCH)
+    assert est["derivatives"]["entries"] == 1 and est["derivatives"]["done"] == 2
+    assert est["seconds"]["derivatives"] == pytest.approx(3.0)         # mean 3 s per entry, 1 left
+    assert est["memory"]["left_to_run"] == {"finetune": False, "sweep": False, "derivatives": True}
+    assert est["memory"]["peak"] == est["memory"]["derivatives"]
+    assert "derivatives     1 entr(ies) to compute (2 on disk)" in render_estimate(est)
+    entries["line_alpha_task/random2"]["fingerprint"] = current["line_alpha_task/random2"]
+    write_json(out / "derivatives.json", {"schema": "sitv-dist/derivatives/1", "entries": entries})
+    est = run_estimate(cfg, MEMORY, ARCH)
+    assert est["derivatives"]["entries"] == 0 and est["seconds"]["derivatives"] == 0.0
+    assert est["memory"]["peak"] == 0 and est["seconds_total"] == 0.0
+    assert render_estimate(est).endswith("time 0 s; nothing left to run")
+
+
 def test_phase_memory_by_its_formulas():
     cfg = _cfg("unused", workers=3)
     cfg = dataclasses.replace(cfg, finetune=dataclasses.replace(cfg.finetune, batch_size=4, max_length=32))
@@ -105,7 +131,9 @@ def test_phase_memory_by_its_formulas():
     assert m["peak"] == max(m["sweep"], m["derivatives"], m["finetune"])
     assert "3 worker processes together" in m["notes"][0]
     done = phase_memory(cfg, MEMORY, ARCH, train=False)                 # vectors on disk: no fine-tuning phase
-    assert done["peak"] == max(m["sweep"], m["derivatives"]) and done["finetune_counted"] is False
+    assert done["peak"] == max(m["sweep"], m["derivatives"]) and done["left_to_run"]["finetune"] is False
+    assert phase_memory(cfg, MEMORY, ARCH, train=False, derive=False)["peak"] == m["sweep"]
+    assert phase_memory(cfg, MEMORY, ARCH, train=False, evaluate=False, derive=False)["peak"] == 0
 
 
 # Gemma-3-270M, measured 2026-12-07 by `sitv run -c configs/gemma3-270m.yaml` on 2 CPU cores
@@ -137,4 +165,5 @@ def test_sitv_plan_prints_the_phases(toy, tmp_path, capsys):
     assert run["derivatives"]["entries"] == 1 and run["refinement"]["points"] == 0      # a grid alone: no line
     assert main(["plan", "-c", str(path), "--device-memory", "1"]) == 0
     text = capsys.readouterr().out
-    assert "phases of `sitv run`:" in text and "derivatives     1 entr(ies)" in text and "peak memory" in text
+    assert "phases of `sitv run`:" in text and "peak memory" in text
+    assert "derivatives     1 entr(ies) to compute (0 on disk)" in text
