@@ -1,11 +1,11 @@
 """The memory of each phase of `sitv run`, before anything loads (`sitv plan`): on a CPU, the
 peak RSS of the process that runs it, so that the run's peak (OUT/peak_memory.json,
 `/usr/bin/time -v`) can be held to it. Each term names what is resident at the phase's peak;
-the constants were measured on Gemma-3-270M (docs/gemma3-270m.md compares this estimate with
-a run's recorded peaks).
+the constants were measured on Gemma-3-270M and the embedded model (docs/gemma3-270m.md
+compares this estimate with a run's recorded peaks).
 
-- every process: Python with torch, transformers and sitv imported (RUNTIME) and the loaded
-  tokenizer (TOKENIZER_PER_TOKEN bytes per vocabulary entry).
+- every process: Python with torch, transformers and sitv imported and computing (RUNTIME) and
+  the loaded tokenizer (TOKENIZER_PER_TOKEN bytes per vocabulary entry).
 - fine-tuning (AdamW in float32, one process): 16 bytes per parameter (weights, gradients, two
   moments) and, at the backward pass, the kept activations of a finetune.batch_size ×
   finetune.max_length batch with its logits (value, softmax, gradient), plus the largest
@@ -30,7 +30,10 @@ from ..config import ExperimentConfig
 from ..sweep.derivative_jobs import CONTROLS
 
 GIB = 2 ** 30
-RUNTIME = int(0.26 * GIB)       # `sitv` with torch 2.13 CPU, transformers, deepspeed imported: 0.24-0.26 GiB RSS
+# A `sitv run` process beyond its model's tensors: its imports (torch 2.13 CPU, transformers,
+# accelerate, deepspeed: 0.25-0.28 GiB) and the working memory of the libraries and the allocator
+# once it computes: the embedded model's whole run (< 1 M parameters) peaks at 0.52-0.60 GiB RSS.
+RUNTIME = int(0.5 * GIB)
 TOKENIZER_PER_TOKEN = 1300      # Gemma-3's fast tokenizer (262,144 entries) adds 0.32 GiB of RSS once loaded
 # one chunk of the nested-jvp loss (cross-entropy of hidden @ W.T with tangents in both factors),
 # torch 2.13 CPU, peak RSS over chunks of 64 and 128 positions: 10.2 [chunk, vocab] + 0.4 [vocab, d]

@@ -136,22 +136,30 @@ def test_phase_memory_by_its_formulas():
     assert phase_memory(cfg, MEMORY, ARCH, train=False, evaluate=False, derive=False)["peak"] == 0
 
 
-# Gemma-3-270M, measured 2026-12-07 by `sitv run -c configs/gemma3-270m.yaml` on 2 CPU cores
-# (OUT/peak_memory.json, /usr/bin/time -v: 9,328,398,336 bytes; docs/gemma3-270m.md) and
-# `sitv plan`'s sweep worker for it (3.77 GiB)
+# Peaks measured 2026-12-07 by `sitv run` on 2 CPU cores (OUT/peak_memory.json, equal to
+# /usr/bin/time -v's): Gemma-3-270M (configs/gemma3-270m.yaml, docs/gemma3-270m.md) and the
+# embedded default experiment; with `sitv plan`'s sweep worker for each.
 GEMMA = Gemma3TextConfig(hidden_size=640, intermediate_size=2048, num_hidden_layers=18, num_attention_heads=4,
                          num_key_value_heads=1, head_dim=256, vocab_size=262144, tie_word_embeddings=True)
-GEMMA_PLAN = {"parameters": 268_098_176, "per_device": 4_052_633_092, "bytes": {}}
-GEMMA_MEASURED = {"finetune": 6_711_775_232, "derivatives": 9_328_398_336, "peak": 9_328_398_336}
+EMBEDDED = LlamaConfig(hidden_size=96, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4,
+                       vocab_size=2048, tie_word_embeddings=True)
+MEASURED = {
+    "gemma3-270m": ("gemma3-270m.yaml", GEMMA, {"parameters": 268_098_176, "per_device": 4_052_633_092},
+                    {"finetune": 6_711_775_232, "derivatives": 9_328_398_336, "peak": 9_328_398_336}),
+    "embedded": (None, EMBEDDED, {"parameters": 418_272, "per_device": 66_710_880},
+                 {"finetune": 607_780_864, "derivatives": 644_636_672, "peak": 644_636_672}),
+}
 
 
-def test_the_estimate_is_within_ten_percent_of_a_real_runs_peaks():
-    cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "gemma3-270m.yaml",
-                      ["model.device=cpu", "model.name_or_path=embedded"])    # the path: not read here
-    m = phase_memory(cfg, GEMMA_PLAN, GEMMA)
-    for phase, measured in GEMMA_MEASURED.items():
-        assert abs(m[phase] / measured - 1) <= 0.10, (phase, m[phase], measured)
-    assert m["peak"] == m["derivatives"] and m["notes"] == []
+@pytest.mark.parametrize("run", sorted(MEASURED))
+def test_the_estimate_is_within_ten_percent_of_a_real_runs_peaks(run):
+    config, arch, worker, measured = MEASURED[run]
+    path = Path(__file__).resolve().parents[2] / "configs" / config if config else None
+    cfg = load_config(path, ["model.device=cpu", "model.name_or_path=embedded"])    # the path: not read here
+    m = phase_memory(cfg, worker, arch)
+    for phase, peak in measured.items():
+        assert abs(m[phase] / peak - 1) <= 0.10, (phase, m[phase], peak)
+    assert m["notes"] == []
 
 
 def test_sitv_plan_prints_the_phases(toy, tmp_path, capsys):
