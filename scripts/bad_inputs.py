@@ -74,6 +74,12 @@ def _cfg(d: Path, text: str | dict, name: str = "c.yaml") -> str:
     return str(path)
 
 
+def _search(*sets: str) -> Callable[[Path], list[str]]:
+    """`sitv search` of the embedded default, an out_dir in the case folder."""
+    sweep = _sweep(*sets)
+    return lambda d: ["search"] + sweep(d)[1:]
+
+
 def _sweep(*sets: str, extra: tuple[str, ...] = ()) -> Callable[[Path], list[str]]:
     """`sitv sweep` of the embedded default with small settings, an out_dir in the case folder."""
     def argv(d: Path) -> list[str]:
@@ -182,6 +188,13 @@ CASES = [
     Case("a key of another op (gamma on negate)", _sweep("sweep.derived_directions={neg: {negate: qa_factual, gamma: 0.1}}")),
     Case("breadcrumbs gamma out of range", _sweep("sweep.derived_directions={bc: {breadcrumbs: [qa_factual], gamma: 1.5}}")),
     Case("merge sweep op without a density axis", _sweep("sweep.merge_sweeps=[{op: negate, of: [qa_factual]}]")),
+    Case("search over a direction that is not swept", _sweep("sweep.search.directions=[no_such_task]")),
+    Case("search objective term of an unknown task", _sweep("sweep.search.directions=[qa_factual]",
+                                                            "sweep.search.objective={task:nope: 1.0}")),
+    Case("search objective term that is no term", _sweep("sweep.search.directions=[qa_factual]",
+                                                         "sweep.search.objective={loss: 1.0}")),
+    Case("search budget below one batch", _search("sweep.search.directions=[qa_factual]", "sweep.search.budget=3",
+                                                  "sweep.search.batch=4")),
     Case("task-vector key with a slash", _sweep("sweep.task_vectors={a/b: $D/T.safetensors}"), _tv("ok")),
     Case("two tasks with one name", _sweep("tasks.1.name=sentiment_positive")),
     Case("eval file does not exist", _sweep("eval.general=$D/none.jsonl")),

@@ -25,6 +25,7 @@ weight difference T is added to it, M(α) = M_base + αT.
 
   sitv plan -c CONFIG          the memory a run needs per worker, before any model loads
   sitv run -c CONFIG           fine-tune, sweep, compute derivatives and write OUT/report.md
+  sitv search -c CONFIG        search the coefficients of sweep.search (per layer or per direction)
   sitv status OUT              how many points are done (add --json for scripts)
   sitv compare OUT1 OUT2 ...   one table for several runs
   sitv config-reference        every config key with its default
@@ -141,6 +142,11 @@ def cmd_refine(args: argparse.Namespace) -> int:
     if args.rounds is not None and args.rounds < 0:
         raise ConfigError(f"--rounds: must be >= 0, got {args.rounds}")
     _experiment(args).refine(args.rounds, args.tol)
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    _experiment(args).search()
     return 0
 
 
@@ -273,6 +279,12 @@ def _refine_args(p):
     p.add_argument("--tol", type=float, help="override sweep.refine_tol")
 
 
+def _search_args(p):
+    _config_args(p)
+    p.add_argument("--launcher", choices=["local", "slurm"], help="override sweep.launcher")
+    p.add_argument("--workers", type=int, help="local launcher: worker processes (overrides sweep.workers)")
+
+
 def _derivatives_args(p):
     _config_args(p)
     p.add_argument("--controls", type=int, default=2, help="random directions of equal norm per line (default 2)")
@@ -311,6 +323,8 @@ COMMANDS = [        # name, help, arguments, what it runs
      cmd_plan),
     ("refine", "refinement rounds on a finished sweep (crossings and minima of every line)", _refine_args,
      cmd_refine),
+    ("search", "search the coefficients of sweep.search (CMA-ES, per layer or per direction) to minimise its "
+     "objective, with held-out texts", _search_args, cmd_search),
     ("derivatives", "exact slope and curvature at α = 0 along every line (and grid pair), with random controls",
      _derivatives_args, cmd_derivatives),
     ("reduce", "merge point files into results/<sweep>.json", _out_dir_arg, cmd_reduce),

@@ -9,6 +9,7 @@ plan, one file per evaluated point, the evaluation audit log, failures, timings.
     OUT/task_vectors/<name>.safetensors
     OUT/plan.json                     the unique points and their shards
     OUT/eval_sets.json                texts, per-text token counts and categories of each eval set
+    OUT/search.json                   the coefficient search: its setup and every proposal told so far
     OUT/points/<id>.json              one file per evaluated point, written atomically
     OUT/points/done.jsonl             the done-index: a line per point file written (sitv_dist.done_index)
     OUT/failures/<id>.json            the traceback of a point that failed (removed once it succeeds)
@@ -218,6 +219,11 @@ class OutDir:
     @property
     def report(self) -> Path:
         return self.root / "report.md"
+
+    @property
+    def search_state(self) -> Path:
+        """The coefficient search so far: its setup and every proposal told (sitv_dist.stages.search)."""
+        return self.root / "search.json"
 
     @property
     def derivatives(self) -> Path:

@@ -131,6 +131,23 @@ class Experiment:
         print(f"report: {self.out.report}")
         return self.results()
 
+    def search(self, progress: bool = True) -> dict:
+        """The coefficient search of sweep.search (`sitv search`), then the report (a sweep whose
+        points are not all evaluated yet is reported as pending); analysis.json's `search` entry."""
+        from ..distributed.where import from_env
+        from ..stages.report import report_after_search
+        from ..stages.search import search
+        from ..stages.sweep import choose_launcher
+        place = from_env()
+        if choose_launcher(self.cfg, place) == "torchrun":       # every rank evaluates its shards of each batch
+            from ..stages.search_ranks import search_rank
+            search_rank(self.cfg, self._created(), place)
+            return (self.out.read_optional(self.out.analysis) or {}).get("search")
+        search(self.cfg, self._created(), progress)
+        analysis = report_after_search(self.out)
+        print(f"report: {self.out.report}")
+        return analysis["search"]
+
     def derivatives(self, controls: int = 2, progress: bool = True) -> dict:
         """Exact slope and curvature at α = 0 (`sitv derivatives`); OUT/derivatives.json's content."""
         from ..stages.derivatives import compute

@@ -87,6 +87,11 @@ class Results:
         """Per sweep: the multiple-choice and lm-eval series (from the report)."""
         return (self.analysis or {}).get("accuracy", {})
 
+    @property
+    def search(self) -> dict | None:
+        """The coefficient search: best point, both halves with intervals, best so far (from the report)."""
+        return (self.analysis or {}).get("search")
+
     def __getitem__(self, name: str) -> SweepResult:
         if name not in self.sweeps:
             raise KeyError(f"no sweep {name!r} in {self.out.results_dir}; there are: {', '.join(self.sweeps)}")

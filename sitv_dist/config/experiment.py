@@ -318,9 +318,27 @@ class ExperimentConfig:
             if direction not in known:
                 raise ConfigError(f"{key}: unknown direction {direction!r}; use a task name "
                                   f"({', '.join(names) or 'none configured'}) or add it to sweep.task_vectors")
+        self._check_search(names)
         if not self.sweep.directions and not self.sweep.grids and not self.sweep.merge_sweeps:
             raise ConfigError("sweep: nothing to sweep; set sweep.directions, sweep.grids or sweep.merge_sweeps")
         return self
+
+    def _check_search(self, tasks: list[str]) -> None:
+        """The searched directions are swept (their line or grid is the comparison), and every
+        task an objective term names is configured (an accuracy term: with multiple-choice items)."""
+        search, swept = self.sweep.search, self.direction_names()
+        for d in search.directions:
+            if d not in swept:
+                raise ConfigError(f"sweep.search.directions: {d!r} is not swept; add it to sweep.directions (its "
+                                  "line is what the search is compared with) or to a grid")
+        for term in search.objective:
+            kind, _, task = term.partition(":")
+            if task and task not in tasks:
+                raise ConfigError(f"sweep.search.objective: {term!r} names no configured task "
+                                  f"({', '.join(tasks) or 'none configured'})")
+            if kind == "accuracy" and not self.task(task).multiple_choice:
+                raise ConfigError(f"sweep.search.objective: {term!r} needs multiple-choice items; set "
+                                  f"tasks.{tasks.index(task)}.multiple_choice or use task:{task} (its loss)")
 
     def direction_names(self) -> list[str]:
         """All directions any sweep uses, in first-use order."""

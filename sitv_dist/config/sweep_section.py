@@ -9,6 +9,7 @@ from typing import Any
 from .checks import DTYPES, EMBEDDED_TASKS, ConfigError, choice, non_negative, path_name, positive
 from .merge_sweep import MergeSweepConfig
 from .range import RangeConfig
+from .search import SearchConfig
 
 
 @dataclass
@@ -62,6 +63,9 @@ class SweepConfig:
     [sentiment_positive, sentiment_negative]}}. Each is written to OUT/task_vectors/<name>.safetensors
     (its metadata says how it was made) and can be used in sweep.directions and grids like any task vector.
     Each entry has one op key and that op's keys: the direction-op reference below lists them."""
+    search: SearchConfig = field(default_factory=SearchConfig)
+    """A coefficient search over the point store (`sitv search`, and part of `sitv run` when its
+    directions are set): batches of CMA-ES proposals, each a planned point the workers evaluate."""
     num_shards: int = 1
     """Shards the planned points are split into (one per worker)."""
     apply_dtype: str = "float32"
@@ -131,6 +135,7 @@ class SweepConfig:
                                   "PEFT adapter directory (with adapter_config.json)")
         for i, merge in enumerate(self.merge_sweeps):
             merge.validate(f"{key}.merge_sweeps.{i}")
+        self.search.validate(f"{key}.search")
         for name, derived in self.derived_directions.items():
             path_name(name, f"{key}.derived_directions.{name}")
             if not isinstance(derived, dict):

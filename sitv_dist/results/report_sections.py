@@ -14,6 +14,7 @@ from ..outdir import OutDir
 from ..sweep.scores.scores_registry import SCORES
 from .markdown import fmt, percent, seconds, table
 from .report.line_sections import appendix_values, figure, line_sections, summary
+from .report.search_section import search_section
 from .report.other_sections import barrier_section, configuration, derivatives_section, merge_section
 
 NO_CROSSING = "no sign change of L(α) − L(0) in the sampled range"
@@ -107,7 +108,7 @@ def _derivatives(an: dict) -> list[str]:
 def _grids(an: dict) -> list[str]:
     lines = ["## Grid sweeps", ""]
     for name, how in (an.get("pending") or {}).items():
-        if name != "derivatives":
+        if name not in ("derivatives", "search"):
             lines += [f"### {name}", "", f"Pending ({how}): this section fills in when the sweep is done.", ""]
     for name, a in an["sweeps"].items():
         if a["kind"] != "grid":
@@ -147,7 +148,8 @@ def render_report(run: dict, an: dict) -> str:
     """Markdown text of the report: the one-page summary first, then the details."""
     name = (run.get("resolved").name if run.get("resolved") is not None else None) or "experiment"
     parts = [["# sitv-dist report", "", f"Experiment `{name}`.", ""] + pending_note(an), summary(an),
-             line_sections(an), score_sections(an), _derivatives(an), _grids(an), barrier_section(an), merge_section(an),
+             line_sections(an), score_sections(an), _derivatives(an), _grids(an),
+             search_section(an, an.get("plots", {}).get("search", [])), barrier_section(an), merge_section(an),
              _preference(an), _categories(an), _training(an), _timing(an), _dedupe(an), configuration(run),
              appendix_values(an)]
     parts = parts[:1] + [p + ["No sweeps of this kind in this run.", ""] if len(p) == 2 else p

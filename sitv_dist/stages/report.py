@@ -25,7 +25,7 @@ def reduce_and_report(out: OutDir) -> dict:
     return analysis
 
 
-def report_so_far(out: OutDir, derivatives_pending: bool) -> dict:
+def report_so_far(out: OutDir, derivatives_pending: bool, search_pending: bool = False) -> dict:
     """The report of the sweeps that are complete; every other sweep (and slope and curvature,
     when `derivatives_pending`) is named as pending with its count of points on disk, and a
     results file left by an earlier run for a pending sweep is not read."""
@@ -41,6 +41,8 @@ def report_so_far(out: OutDir, derivatives_pending: bool) -> dict:
         for name, lost in missing.items():
             total = sum(name in p.sweeps for p in plan.points)
             pending[name] = f"{total - len(lost)} of {total} points evaluated so far"
+        if search_pending:
+            pending["search"] = "runs after the grids"
         if derivatives_pending:
             pending["derivatives"] = "computed after the sweep"
         return write_report(out.root, pending=pending)
@@ -58,3 +60,13 @@ def report_current(out: OutDir, bootstrap: int = 1000) -> dict:
             pending = {name: f"{len(lost)} point(s) missing since its last reduce; rerun `sitv sweep`"
                        for name, lost in exc.missing.items()}
     return write_report(out.root, bootstrap=bootstrap, pending=pending)
+
+
+def report_after_search(out: OutDir) -> dict:
+    """The report after `sitv search`: complete when every sweep is, else with the sweeps still
+    missing points named as pending (a search may run before, or beside, the sweeps)."""
+    out = OutDir(out)
+    try:
+        return reduce_and_report(out)
+    except MissingPoints:
+        return report_so_far(out, derivatives_pending=False)

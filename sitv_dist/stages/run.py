@@ -16,6 +16,7 @@ from .finetune import finetune_here
 from .phase_eta import estimate_seconds, measured_seconds, phase_line
 from .prepare import preflight, prepare_base, tasks_to_finetune
 from .report import reduce_and_report, report_so_far
+from .search import search
 from .sweep import THIS_PROCESS, SweepSummary, choose_launcher, execute, plan_sweep, refine, report_counts
 
 
@@ -31,15 +32,24 @@ def run(cfg: ExperimentConfig, progress: bool = True) -> Path:
     lines = [s.name for s in plan.sweeps if s.kind == "line"]
     rest = [s.name for s in plan.sweeps if s.kind != "line"]
     announced = False
+    searching = bool(cfg.sweep.search.directions)
     if lines:
         _phase(cfg, out, plan, "lines", lines)
         if cfg.sweep.refine_rounds:
             _refine(cfg, out, lines)
-        if rest or cfg.sweep.derivatives:
-            announced = _report(out, rest, cfg.sweep.derivatives, announced)
-    _phase(cfg, out, load_plan(out), "grids", None)
-    if cfg.sweep.derivatives:
+        if rest or cfg.sweep.derivatives or searching:
+            announced = _report(out, rest, cfg.sweep.derivatives, announced, searching)
+    _phase(cfg, out, load_plan(out), "grids", [s.name for s in plan.sweeps])
+    if searching:
         if rest:
+            announced = _report(out, [], cfg.sweep.derivatives, announced, True)
+        start = time.perf_counter()
+        print(f"phase search: up to {cfg.sweep.search.budget} point(s) (sweep.search), held-out texts reported",
+              flush=True)
+        state = search(cfg, out, progress=False, announce=False)
+        print(f"phase search: {len(state.history)} point(s) told in {time.perf_counter() - start:.0f} s", flush=True)
+    if cfg.sweep.derivatives:
+        if rest or searching:
             announced = _report(out, [], True, announced)
         start = time.perf_counter()
         print(f"phase derivatives: {pending_jobs(out)} entr(ies) to compute (each line's direction, its random "
@@ -81,11 +91,12 @@ def _refine(cfg: ExperimentConfig, out: OutDir, lines: list[str]) -> None:
           flush=True)
 
 
-def _report(out: OutDir, pending_sweeps: list[str], pending_derivatives: bool, announced: bool) -> bool:
+def _report(out: OutDir, pending_sweeps: list[str], pending_derivatives: bool, announced: bool,
+            pending_search: bool = False) -> bool:
     """Write the report so far; the first time, say where it is."""
-    report_so_far(out, pending_derivatives)
+    report_so_far(out, pending_derivatives, pending_search)
     if not announced:
-        what = ", ".join((["the grids"] if pending_sweeps else []) + (["slope and curvature"] if pending_derivatives
-                                                                       else []))
+        what = ", ".join((["the grids"] if pending_sweeps else []) + (["the search"] if pending_search else []) +
+                         (["slope and curvature"] if pending_derivatives else []))
         print(f"report: {out.report} (the lines' findings; {what} pending, filled in as they finish)", flush=True)
     return True

@@ -26,6 +26,7 @@ from ..sweep.fingerprint import changes, experiment_inputs
 from ..sweep.hashing import FileHashes
 from ..sweep.plan import Plan, load_plan, make_plan
 from ..sweep.refine import add_round, propose
+from ..sweep.search import space
 from ..sweep.worker import WorkerStats, enter
 from ..texts import eval_texts
 from ..vectors import taskvector
@@ -56,7 +57,10 @@ def plan_sweep(cfg: ExperimentConfig, out: OutDir, min_shards: int = 1) -> Plan:
     derive_directions(cfg, out)       # before the fingerprint, which digests every direction's file
     budget.check(cfg, location)       # the memory plan (`sitv plan`): refuse before any model loads
     hashes = FileHashes(out.hash_cache)
-    inputs = experiment_inputs(cfg, location, taskvector.direction_files(cfg, out), eval_texts(cfg), hashes)
+    paths = taskvector.direction_files(cfg, out)
+    inputs = experiment_inputs(cfg, location, paths, eval_texts(cfg), hashes)
+    parts = search_parts(cfg, paths)
+    inputs["directions"].update(space.part_digests(parts, inputs["directions"], paths, cfg.sweep.search.split))
     if cfg.sweep.launcher == "slurm":
         min_shards = max(min_shards, cfg.slurm.tasks)
     with out.plan_lock():
@@ -67,12 +71,19 @@ def plan_sweep(cfg: ExperimentConfig, out: OutDir, min_shards: int = 1) -> Plan:
                 raise ConfigError(f"out_dir: {out.root} holds results that this config would change: "
                                   f"{'; '.join(changed[:6])}{' …' if len(changed) > 6 else ''}. Use a new out_dir, "
                                   "or delete its points/ folder to recompute everything")
-        plan = make_plan(cfg, inputs, min_shards)
+        plan = make_plan(cfg, inputs, min_shards, parts)
         if old is not None:
             plan.keep_refinements(old)
         out.write_config(dump(cfg))
         out.write_plan(plan.to_json())
     return plan
+
+
+def search_parts(cfg: ExperimentConfig, paths: dict) -> list[str]:
+    """The search's per-layer or per-group directions (none without a split)."""
+    if not cfg.sweep.search.directions or cfg.sweep.search.split == "none":
+        return []
+    return space.coordinates(cfg, paths)
 
 
 def _announce(out: OutDir, cfg: ExperimentConfig, todo: int, targeted: int, how: str) -> str:
@@ -242,7 +253,7 @@ def refine(cfg: ExperimentConfig, out: OutDir, rounds: int, tol: float, progress
     added = []
     while True:                # `rounds` counts every round so far: a rerun adds none
         plan = load_plan(out)
-        round_no = max(p.round for p in plan.points) + 1
+        round_no = plan.last_round() + 1
         proposals = propose(plan, out, tol, task_of) if round_no <= rounds else {}
         if not proposals:
             break

@@ -18,6 +18,7 @@ from ..vectors.ops.ops_registry import merge_sweep_specs
 from .fingerprint import experiment_fingerprint, point_fingerprint
 
 DECIMALS = 10   # coefficients are rounded so that 2·0.35 and 0.7 are the same point
+SEARCH = "search"   # the sweep name of the coefficient search's points (sitv_dist.stages.search)
 
 
 def coef(x: float) -> float:
@@ -136,6 +137,8 @@ class Plan:
     points: list[PlannedPoint]
     sweeps: list[Sweep]
     refined_points: int | None = None       # counted once refinement rounds touch the plan
+    searched: bool = False                  # sweep.search is configured: its points are kept
+
 
     SCHEMA = "sitv-dist/plan/2"
 
@@ -154,6 +157,8 @@ class Plan:
                "points": [p.to_json() for p in self.points], "sweeps": [asdict(s) for s in self.sweeps]}
         if self.refined_points is not None:
             out["refined_points"] = self.refined_points
+        if self.searched:
+            out["searched"] = True
         return out
 
     @classmethod
@@ -162,7 +167,7 @@ class Plan:
         return cls(data.get("inputs") or {}, data["directions"], data["eval_sets"], data["num_shards"],
                    data["requested_evaluations"], data["unique_points"],
                    [PlannedPoint(**p) for p in data["points"]], [Sweep(**s) for s in data["sweeps"]],
-                   data.get("refined_points"))
+                   data.get("refined_points"), data.get("searched", False))
 
     def shard_points(self, shard: int) -> list[PlannedPoint]:
         return [p for p in self.points if p.shard == shard]
@@ -194,13 +199,17 @@ class Plan:
         return point
 
     def count_refined(self) -> None:
-        self.refined_points = sum(bool(p.round) for p in self.points)
+        self.refined_points = sum(bool(p.round) and p.origin != SEARCH for p in self.points)
+
+    def last_round(self) -> int:
+        """The last refinement round (search batches are numbered apart)."""
+        return max([p.round for p in self.points if p.origin != SEARCH] or [0])
 
     def keep_refinements(self, old: "Plan") -> None:
         """Points added by earlier refinement rounds stay in the plan (with this plan's direction
         order and eval sets) while the sweeps they refine are still in it."""
         ids = {p.id for p in self.points}
-        names = {s.name for s in self.sweeps}
+        names = {s.name for s in self.sweeps} | ({SEARCH} if self.searched else set())
         for p in old.points:
             moved = {d for d, c in zip(old.directions, p.coefficients) if c != 0.0}
             if p.round and p.id not in ids and set(p.sweeps) <= names and moved <= set(self.directions):
@@ -217,11 +226,13 @@ class Plan:
                        points=[replace(p, shard=i % num_shards) for i, p in enumerate(self.points)])
 
 
-def make_plan(cfg: ExperimentConfig, inputs: dict | None, min_shards: int = 1) -> Plan:
+def make_plan(cfg: ExperimentConfig, inputs: dict | None, min_shards: int = 1,
+              parts: list[str] = ()) -> Plan:
     """Unique points with the eval sets each needs, assigned round-robin to at least
     `min_shards` shards (one per worker of the launch). `inputs` None: a plan to count with
-    (the memory plan), whose points match no result."""
-    directions = cfg.direction_names()
+    (the memory plan), whose points match no result. `parts`: the search's per-layer (or
+    per-group) directions, columns of the plan that only search points move."""
+    directions = cfg.direction_names() + [p for p in parts if p not in cfg.direction_names()]
     all_sets = eval_set_names(cfg)
     derived_sets = all_sets if cfg.sweep.derived_sets == "all" else ["general"]
     points: dict[tuple[float, ...], dict] = {}
@@ -252,7 +263,8 @@ def make_plan(cfg: ExperimentConfig, inputs: dict | None, min_shards: int = 1) -
         sets = [s for s in all_sets if s in points[v]["sets"]]
         planned.append(PlannedPoint(point_id(directions, list(v)), list(v), sets, i % n, sorted(points[v]["sweeps"]),
                                     fingerprint=point_fingerprint(inputs, directions, list(v), sets) if inputs else ""))
-    return Plan(inputs or {}, directions, all_sets, n, requested, len(ordered), planned, sweeps)
+    return Plan(inputs or {}, directions, all_sets, n, requested, len(ordered), planned, sweeps,
+                searched=bool(cfg.sweep.search.directions))
 
 
 def load_plan(out: OutDir | str) -> Plan:

@@ -16,6 +16,7 @@ from ..texts import eval_texts
 from ..vectors import directions
 from .apply import PointWriter
 from .evaluation import EvalSet, build_eval_set
+from .search import space
 
 
 def build_eval_sets(cfg: ExperimentConfig, names, tokenizer, device: torch.device,
@@ -49,10 +50,11 @@ class Resident:
 
 
 def load_resident(cfg: ExperimentConfig, eval_sets, device: torch.device | None = None,
-                  vectors=None, dtype: str | None = None) -> Resident:
+                  vectors=None, dtype: str | None = None, parts: list[str] = ()) -> Resident:
     """Load the base and tokenize `eval_sets`. With `vectors` (direction name → task-vector file),
-    the base copy and those vectors go resident in a PointWriter (the sweep); `dtype` overrides
-    model.dtype on one device (the derivatives take the float32 network)."""
+    the base copy and those vectors go resident in a PointWriter (the sweep), with `parts` (the
+    search's `T@layer0`, … of those vectors) as views of them; `dtype` overrides model.dtype on
+    one device (the derivatives take the float32 network)."""
     location = require_base(cfg)
     device = device or resolve_device(cfg.model.device)
     if dtype is not None:
@@ -70,5 +72,6 @@ def load_resident(cfg: ExperimentConfig, eval_sets, device: torch.device | None 
         home = torch.device("cpu") if cfg.sweep.resident == "host" else None      # None: each parameter's device
         resident.vectors = {d: directions.load(path, model, f"sweep.task_vectors.{d}", home,
                                                DTYPE[cfg.sweep.vector_dtype]) for d, path in vectors.items()}
+        resident.vectors.update(space.part_views(resident.vectors, list(parts), cfg.sweep.search.split))
         resident.writer = PointWriter(model, resident.vectors, DTYPE[cfg.sweep.apply_dtype], cfg.sweep.resident)
     return resident

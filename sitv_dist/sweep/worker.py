@@ -20,6 +20,7 @@ from ..outdir import RUN_VARIABLE, OutDir
 from ..tracking.curves import log_point
 from ..tracking.tracking_registry import open_tracking
 from ..vectors import taskvector
+from ..vectors.ops import layer_split
 from .plan import Plan, PlannedPoint, load_plan
 from .resident import build_eval_sets, eval_sets_info, load_resident
 from .scores.scores_registry import reduce_set, setup_scores
@@ -37,7 +38,9 @@ class Worker:
         paths = taskvector.direction_files(cfg, out)
         points = plan.points if points is None else points
         used = [d for i, d in enumerate(plan.directions) if any(p.coefficients[i] != 0.0 for p in points)]
-        state = load_resident(cfg, plan.eval_sets, device, vectors={d: paths[d] for d in used})
+        parts = [d for d in used if d not in paths]          # the search's per-layer views of a T
+        files = dict.fromkeys([d for d in used if d in paths] + [layer_split.split_name(d)[0] for d in parts])
+        state = load_resident(cfg, plan.eval_sets, device, vectors={d: paths[d] for d in files}, parts=parts)
         self.model, self.device, self.sets, self.writer = state.model, state.device, state.sets, state.writer
         self.scores = setup_scores(cfg, plan.eval_sets, state)       # the loss, then accuracy and lm-eval
         out.write_eval_sets(eval_sets_info(self.sets))

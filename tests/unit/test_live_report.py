@@ -14,8 +14,8 @@ def test_report_fills_in_as_the_phases_finish(toy, tmp_path, monkeypatch, capsys
     seen = []
     real = run_stage.report_so_far
 
-    def spy(where, derivatives_pending):
-        an = real(where, derivatives_pending)
+    def spy(where, derivatives_pending, search_pending=False):
+        an = real(where, derivatives_pending, search_pending)
         seen.append(((out / "report.md").read_text(), json.loads((out / "analysis.json").read_text())))
         return an
 

@@ -31,7 +31,7 @@ def _setup():
 def test_parts_partition_and_are_views():
     model, T = _setup()
     parts = views(T, "qa", "layers")
-    assert sorted(parts) == ["qa@embeddings", "qa@head", "qa@layer0", "qa@layer1"]
+    assert sorted(parts) == ["qa@embed", "qa@head", "qa@layer0", "qa@layer1"]
     assert part_names("qa", list(T), "layers") == list(parts)
     names = [n for p in parts.values() for n in p]
     assert sorted(names) == sorted(T) and len(names) == len(set(names))

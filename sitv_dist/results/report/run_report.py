@@ -16,8 +16,10 @@ from ..accuracy import accuracy_analysis, accuracy_uncertainty, add_chance_level
 from ..accuracy_report import plot_accuracy
 from ..analysis.landscape import analyse, to_jsonable
 from ..analysis.merge_sweeps import analyse_merges
+from ..analysis.search_analysis import analyse_search
 from ..plots.merge_plots import plot_merge
 from ..plots.run_plots import plot_sweep
+from ..plots.search_figure import plot_search
 from ..report_sections import NO_CROSSING, render_report
 from ..run_config import RunConfig
 from ..uncertainty.derivative_intervals import add_derivatives
@@ -138,6 +140,10 @@ def write_report(out_dir: Path, bootstrap: int = 1000, level: float = 0.95, seed
             an["figure_marks"][name] = marks
     for name, merge in an["merge_sweeps"].items():
         an["plots"][name] = [p.relative_to(out.root).as_posix() for p in plot_merge(merge, out.plots_dir)]
+    search = analyse_search(out, bootstrap, level, seed)
+    if search is not None:
+        an["search"] = to_jsonable(search)
+        an["plots"]["search"] = [p.relative_to(out.root).as_posix() for p in plot_search(search, out.plots_dir)]
     atomic_write_text(out.analysis, json.dumps(an, indent=1, allow_nan=False) + "\n")
     atomic_write_text(out.report, render_report(run, an))
     return an

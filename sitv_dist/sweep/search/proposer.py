@@ -40,14 +40,15 @@ def quantise(x: Sequence[float], quantum: float, bounds: np.ndarray) -> tuple[fl
 
 def replay(bounds: Sequence[Sequence[float]], seed: int, batch: int, budget: int,
            value: Callable[[tuple[float, ...]], float | None], quantum: float = 1e-4,
-           sigma: float | None = None) -> SearchState:
+           sigma: float | None = None, mean: Sequence[float] | None = None) -> SearchState:
     """Replay the search against `value` (None: not evaluated yet) until the budget is spent
-    or a generation has unevaluated proposals (returned as `pending`)."""
+    or a generation has unevaluated proposals (returned as `pending`). CMA-ES starts at `mean`
+    (default: the centre of the bounds) with step `sigma` (default: a quarter of the widest bound)."""
     from cmaes import CMA
     if batch < 2:
         raise ValueError(f"sweep.search.batch: CMA-ES needs at least 2 proposals per batch, got {batch}")
     b = np.asarray(bounds, dtype=float)
-    mean = b.mean(axis=1)
+    mean = b.mean(axis=1) if mean is None else np.clip(np.asarray(mean, dtype=float), b[:, 0], b[:, 1])
     sigma = sigma or float((b[:, 1] - b[:, 0]).max() / 4)
     cma = CMA(mean=mean, sigma=sigma, bounds=b, seed=seed, population_size=batch)
     state = SearchState()

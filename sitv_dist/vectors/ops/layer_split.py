@@ -1,6 +1,8 @@
 """Per-layer and per-group directions of one task vector, as views: `T@layer0`, `T@head`, …
 
 A coefficient search over per-layer (or per-group) coefficients needs one direction per part
+(the part names of the two splits never coincide: `embed` is a layer split's input embedding,
+`embeddings` the group of the input and output embeddings)
 of T. Writing each part as its own file and loading it would hold L copies of T; instead each
 part is a mapping from the part's parameter names to the *same tensor objects* as T, so the
 resident memory is one copy of T whatever the number of parts. The parts partition T's
@@ -23,7 +25,7 @@ def _layers_part(name: str) -> str:
     m = _LAYER.search(name)
     if m:
         return f"layer{int(m.group(2))}"
-    return "embeddings" if _INPUT_EMBEDDING.search(name) else "head"     # lm_head, the final norm
+    return "embed" if _INPUT_EMBEDDING.search(name) else "head"     # lm_head, the final norm
 
 
 def _groups_part(name: str) -> str:
@@ -34,8 +36,8 @@ def _groups_part(name: str) -> str:
 
 
 SPLITS = {"layers": _layers_part, "groups": _groups_part}
-"""How a task vector is split: one part per transformer block plus embeddings and head
-(`layers`), or the ready-made groups of `restrict` (`groups`; a parameter in several groups
+"""How a task vector is split: one part per transformer block plus the input embedding (`embed`)
+and the head (`head`: lm_head, the final norm) (`layers`), or the ready-made groups of `restrict` (`groups`; a parameter in several groups
 goes to the first of attention, mlp, embeddings, norms; the rest to `other`)."""
 
 
