@@ -256,21 +256,13 @@ class OutDir:
         try:
             yield
         finally:
-            timings = self._read_or_empty(self.timings)     # a corrupt file only loses timings
+            try:
+                timings = read_json(self.timings) if self.timings.is_file() else {}
+            except (ValueError, UnicodeDecodeError):
+                timings = {}            # a corrupt timings file only loses timings
             timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - start
             write_json(self.timings, timings)
-            memory = self._read_or_empty(self.peak_memory)
-            memory[stage] = peak_memory.merged(
-                memory.get(stage), peak_memory.stage_entry(rss_before, peak_memory.peak_rss_bytes()))
-            write_json(self.peak_memory, memory)
-
-    @staticmethod
-    def _read_or_empty(path: Path) -> dict:
-        try:
-            found = read_json(path) if path.is_file() else {}
-        except (ValueError, UnicodeDecodeError):
-            found = {}
-        return found if isinstance(found, dict) else {}
+            peak_memory.record(self.peak_memory, stage, rss_before)
 
     # ------------------------------------------------------------------ points
     def write_point(self, record: dict) -> None:

@@ -17,6 +17,8 @@ import resource
 import sys
 from pathlib import Path
 
+from .io import read_json, write_json
+
 NAME = "peak_memory.json"
 # ru_maxrss is KiB on Linux and bytes on macOS (getrusage(2) on each)
 _UNIT = 1 if sys.platform == "darwin" else 1024
@@ -63,6 +65,17 @@ def run_peak(record: dict | None) -> int | None:
               for k, v in entry.items() if k in ("process_peak_rss_bytes", "children_peak_rss_bytes")
               and isinstance(v, int)]
     return max(values) if values else None
+
+
+def record(path: Path, stage: str, before: dict) -> None:
+    """Add the stage's entry (its peaks from ``before`` to now) to the record at ``path``."""
+    try:
+        memory = read_json(path) if path.is_file() else {}
+    except (ValueError, UnicodeDecodeError):
+        memory = {}                     # a corrupt record only loses the record
+    memory = memory if isinstance(memory, dict) else {}
+    memory[stage] = merged(memory.get(stage), stage_entry(before, peak_rss_bytes()))
+    write_json(path, memory)
 
 
 def path_in(root: Path) -> Path:
