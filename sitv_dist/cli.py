@@ -128,7 +128,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
     cfg = _load(args.config, list(args.set))
     plan = memory_plan(cfg, int(args.device_memory * GIB) if args.device_memory else None,
                        location=prepare_base(cfg))      # the plan reads the base's config.json
-    print(json.dumps(plan, indent=1) if args.json else render(plan))
+    from .models.location import base_architecture
+    from .stages.run_estimate import render_estimate, run_estimate
+    arch = base_architecture(cfg)
+    plan["run"] = run_estimate(cfg, plan, getattr(arch, "text_config", None) or arch)    # every phase (#24)
+    print(json.dumps(plan, indent=1) if args.json else render(plan) + "\n" + render_estimate(plan["run"]))
     return 0 if plan["fits"] else 3
 
 

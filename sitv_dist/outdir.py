@@ -4,6 +4,7 @@ plan, one file per evaluated point, the evaluation audit log, failures, timings.
 
     OUT/config.resolved.yaml          every setting, after overrides
     OUT/timings.json                  seconds per stage (accumulates over resumed runs)
+    OUT/peak_memory.json              the process's peak RSS before/after each stage (sitv_dist.peak_memory)
     OUT/finetune/<task>/              model/, history.json, checkpoint/
     OUT/task_vectors/<name>.safetensors
     OUT/plan.json                     the unique points and their shards
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from .done_index import NAME as DONE_INDEX, DoneIndex, parse_point
+from . import peak_memory
 from .io import FileLock, atomic_write_text, read_json, write_json
 from .results_inputs import stale_reason
 
@@ -111,6 +113,10 @@ class OutDir:
     @property
     def timings(self) -> Path:
         return self.root / "timings.json"
+
+    @property
+    def peak_memory(self) -> Path:
+        return peak_memory.path_in(self.root)
 
     @property
     def plan(self) -> Path:
@@ -244,8 +250,9 @@ class OutDir:
 
     @contextmanager
     def timed(self, stage: str):
-        """Add the stage's wall time to OUT/timings.json (accumulates over resumed runs)."""
-        start = time.perf_counter()
+        """Add the stage's wall time to OUT/timings.json (accumulates over resumed runs) and its
+        peak memory to OUT/peak_memory.json."""
+        start, rss_before = time.perf_counter(), peak_memory.peak_rss_bytes()
         try:
             yield
         finally:
@@ -255,6 +262,7 @@ class OutDir:
                 timings = {}            # a corrupt timings file only loses timings
             timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - start
             write_json(self.timings, timings)
+            peak_memory.record(self.peak_memory, stage, rss_before)
 
     # ------------------------------------------------------------------ points
     def write_point(self, record: dict) -> None:
