@@ -15,7 +15,7 @@ from statistics import mean
 from ..config import ExperimentConfig
 from ..outdir import OutDir
 from ..sweep.derivative_jobs import CONTROLS, SCHEMA, jobs
-from ..sweep.plan import Plan, load_plan, make_plan
+from ..sweep.plan import Plan, PlannedPoint, load_plan, make_plan
 from .phase_eta import estimate_seconds, measured_seconds
 from .run_memory import phase_memory
 
@@ -126,6 +126,24 @@ def _derivative_seconds(out: OutDir) -> float | None:
     return mean(times) if times else None
 
 
+def search_estimate(cfg: ExperimentConfig, out: OutDir, rates: dict) -> dict:
+    """The coefficient search's points left (its budget, less those told in OUT/search.json for
+    this search) and their time at the measured rate of points with the objective's eval sets.
+    Its memory is the sweep worker's: the per-layer parts are views of the resident T."""
+    s = cfg.sweep.search
+    if not s.directions:
+        return {"points": 0, "seconds": 0.0, "skipped": "not configured (sweep.search.directions)"}
+    recorded = out.read_optional(out.search_state) if out.search_state.is_file() else None
+    same = recorded and recorded.get("directions") == list(s.directions) and recorded.get("split") == s.split \
+        and recorded.get("seed") == s.seed and recorded.get("budget") == s.budget
+    left = max(0, s.budget - (len(recorded.get("history", [])) if same else 0))
+    sets = list(dict.fromkeys(["general"] + ["general" if t == "general" else "task:" + t.split(":", 1)[1]
+                                              for t in s.objective]))
+    stand_in = [PlannedPoint(id="", coefficients=[], sets=sets, shard=0, sweeps=[])] * left
+    return {"points": left, "sets": sets, "seconds": estimate_seconds(stand_in, rates, cfg.sweep.workers)
+            if rates and left else (0.0 if not left else None)}
+
+
 def run_estimate(cfg: ExperimentConfig, memory: dict, arch, out: OutDir | None = None) -> dict:
     """Points, seconds (None: unknown) and bytes of every phase of `sitv run` for ``cfg``."""
     out = OutDir(out or cfg.out_dir)
@@ -140,22 +158,26 @@ def run_estimate(cfg: ExperimentConfig, memory: dict, arch, out: OutDir | None =
     tasks = _finetune_tasks(cfg, out)
     refine_s = None
     if rates and refine["points"]:
-        stand_in = [type(plan.points[0])(id="", coefficients=[], sets=refine["sets"], shard=0, sweeps=[])]
+        stand_in = [PlannedPoint(id="", coefficients=[], sets=refine["sets"], shard=0, sweeps=[])]
         refine_s = estimate_seconds(stand_in * refine["points"], rates, cfg.sweep.workers)
+    search = search_estimate(cfg, out, rates)
     per_entry = _derivative_seconds(out)
     ft_times = [timings[f"finetune:{t}"] for t in tasks if f"finetune:{t}" in timings]
     seconds = {"finetune": 0.0 if not tasks else (sum(ft_times) if len(ft_times) == len(tasks) else None),
                "sweep": estimate_seconds(todo, rates, cfg.sweep.workers),
                "refinement": 0.0 if not refine["points"] else refine_s,
+               "search": search["seconds"],
                "derivatives": 0.0 if not deriv["entries"] else (per_entry * deriv["entries"] if per_entry else None)}
     known = [v for v in seconds.values() if v is not None]
     return {"points": {"lines": by_kind["line"], "grids": by_kind["grid"], "sweep": len(plan.points),
                        "done": len(plan.points) - len(todo), "refinement_estimate": refine["points"],
-                       "total_estimate": len(plan.points) + refine["points"]},
-            "refinement": refine, "derivatives": deriv, "finetune_tasks": tasks,
+                       "search": search["points"],
+                       "total_estimate": len(plan.points) + refine["points"] + search["points"]},
+            "refinement": refine, "search": search, "derivatives": deriv, "finetune_tasks": tasks,
             "seconds": seconds, "seconds_total": sum(known) if len(known) == len(seconds) else None,
             "rates_measured": {"+".join(k): v for k, v in rates.items()},
-            "memory": phase_memory(cfg, memory, arch, plan, train=bool(tasks), evaluate=bool(todo or refine["points"]),
+            "memory": phase_memory(cfg, memory, arch, plan, train=bool(tasks),
+                                   evaluate=bool(todo or refine["points"] or search["points"]),
                                    derive=bool(deriv["entries"]))}
 
 
@@ -179,6 +201,9 @@ def render_estimate(est: dict) -> str:
              + (f" ({m['sweep_workers_on_host']} workers on this host)" if m["sweep_workers_on_host"] > 1 else ""),
              f"  refinement      ~{r['points']} point(s) estimated ({r['rounds']} round(s) x {r['lines']} line(s) x "
              f"{r['per_line_per_round']}, assuming {r['assumes']}); time {_clock(s['refinement'])}",
+             "  search          " + (est["search"]["skipped"] if est["search"].get("skipped") else
+                                     f"{est['search']['points']} point(s) left of sweep.search.budget; time "
+                                     f"{_clock(s['search'])}; memory as the sweep's (the parts are views of T)"),
              "  derivatives     " + (d["skipped"] if d.get("skipped") else
                                      f"{d['entries']} entr(ies) to compute ({d['done']} on disk), {d['passes']} "
                                      "nested-jvp pass(es) over an eval set "

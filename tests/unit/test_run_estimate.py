@@ -50,7 +50,7 @@ def test_every_phase_counted_and_unknown_times_say_so(tmp_path):
     d = est["derivatives"]
     # lines a and b: all 3 sets + 2 controls on 2 sets each; the grid: 3 sets, cross term only (its lines exist)
     assert d["entries"] == len(real) == 7 and d["passes"] == 2 * (3 + 2 * 2) + 3
-    assert est["seconds"] == {"finetune": 0.0, "sweep": None, "refinement": None, "derivatives": None}
+    assert est["seconds"] == {"finetune": 0.0, "sweep": None, "refinement": None, "search": 0.0, "derivatives": None}
     assert est["seconds_total"] is None
     text = render_estimate(est)
     assert "unknown (no rate measured in this out_dir yet)" in text and "~24 point(s) estimated" in text
@@ -175,3 +175,20 @@ def test_sitv_plan_prints_the_phases(toy, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "phases of `sitv run`:" in text and "peak memory" in text
     assert "derivatives     1 entr(ies) to compute (0 on disk)" in text
+
+
+def test_the_search_phase_counts_its_budget_less_what_search_json_told(tmp_path):
+    from sitv_dist.config.search import SearchConfig
+    out = tmp_path / "out"
+    search = SearchConfig(directions=["a"], split="layers", budget=40, batch=8)
+    cfg = _cfg(out, search=search)
+    est = run_estimate(cfg, MEMORY, ARCH)
+    assert est["search"]["points"] == 40 and est["points"]["search"] == 40 and est["seconds"]["search"] is None
+    assert est["points"]["total_estimate"] == est["points"]["sweep"] + est["refinement"]["points"] + 40
+    OutDir(out).create()
+    write_json(OutDir(out).search_state, {"directions": ["a"], "split": "layers", "seed": 0, "budget": 40,
+                                          "history": [{"x": [0.1], "point": "p", "objective": 1.0}] * 16})
+    assert run_estimate(cfg, MEMORY, ARCH)["search"]["points"] == 24
+    other = _cfg(out, search=dataclasses.replace(search, split="groups"))       # another search: all of its budget
+    assert run_estimate(other, MEMORY, ARCH)["search"]["points"] == 40
+    assert "24 point(s) left of sweep.search.budget" in render_estimate(run_estimate(cfg, MEMORY, ARCH))
