@@ -173,3 +173,29 @@ def test_search_figure_shows_best_so_far_and_profile(toy, tmp_path):
     assert bars == [0.3, -0.1]
     assert [t.get_text() for t in bx.get_xticklabels()] == ["layer0", "layer1"]
     assert next(a for a in bx.get_lines() if a.get_gid() == "uniform:qa").get_ydata()[0] == 0.25
+
+
+def test_sitv_run_searches_after_the_sweeps_and_the_report_says_when_it_is_pending(toy, tmp_path, monkeypatch,
+                                                                                   capsys):
+    from sitv_dist.stages import run as run_stage
+    out = tmp_path / "run"
+    cfg = load_config(make_config(toy, tmp_path, out, refine_rounds=1, derivatives=False, search={
+        "directions": ["mytask"], "split": "layers", "bounds": [-1.0, 1.5], "budget": 8, "batch": 4}))
+    seen, real = [], run_stage.report_so_far
+
+    def spy(where, derivatives_pending, search_pending=False):
+        an = real(where, derivatives_pending, search_pending)
+        seen.append(((out / "report.md").read_text(), an))
+        return an
+
+    monkeypatch.setattr(run_stage, "report_so_far", spy)
+    run_stage.run(cfg, progress=False)
+    (first, first_an), = seen                      # after the lines: the search pending, in one line
+    assert first_an["pending"] == {"search": "runs after the grids"}
+    assert "## Coefficient search\n\nPending (runs after the grids)" in first and "search" not in first_an.get("plots", {})
+    final = json.loads((out / "analysis.json").read_text())
+    assert "pending" not in final and final["search"]["points_evaluated"] == 8 and final["search"]["complete"]
+    # the search started from the line's best point, which the refined line had on disk
+    assert final["search"]["start"] == [final["search"]["sweep_best"]["coefficients"]["mytask"]] * 4
+    printed = capsys.readouterr().out
+    assert "phase search: up to 8 point(s)" in printed and "phase search: 8 point(s) told in" in printed
