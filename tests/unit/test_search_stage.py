@@ -47,8 +47,8 @@ def _trained_direction(toy, texts, out, steps=40):
 
 def test_oracle_a_quarter_of_the_grid_budget_finds_the_grid_minimum(toy, tmp_path):
     """Tolerance: the best point is within one grid step (0.25) of the grid's lowest cell in each
-    coefficient, or lower than that cell. The grid, 0.25 apart, misses narrow valleys of this
-    surface: most seeds find points well below the grid's minimum. Every seed 0..4 must pass."""
+    coefficient (the cell picked on the same search half), for every seed 0..4. Three of the five
+    also end below that cell's loss (by 0.001-0.007); the others above it by 0.004 and 0.038."""
     from conftest import SENTENCES
     _trained_direction(toy, SENTENCES[:5], tmp_path / "T.safetensors")     # make_config's two directions
     _trained_direction(toy, SENTENCES[5:], tmp_path / "T2.safetensors")
@@ -69,8 +69,8 @@ def test_oracle_a_quarter_of_the_grid_budget_finds_the_grid_minimum(toy, tmp_pat
         state = search(cfg, out, progress=False, announce=False)
         (x, y) = state.best()
         assert len(state.history) <= 81 // 4
-        near = max(abs(x[0] - lowest[0]), abs(x[1] - lowest[1])) <= 0.25
-        assert near or y < values[lowest], (seed, x, y, lowest, values[lowest])
+        assert max(abs(x[0] - lowest[0]), abs(x[1] - lowest[1])) <= 0.25, (seed, x, y, lowest, values[lowest])
+        assert y < values[lowest] + 0.05              # and its loss near the cell's
     # the value the search was told is the point file's search-half loss
     an = reduce_and_report(out)["search"]
     best_file = OutDir(out).read_point(an["best"]["point"], None)
