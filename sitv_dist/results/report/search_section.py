@@ -13,6 +13,18 @@ def _coefficients(coefficients: dict, limit: int = 8) -> str:
     return ", ".join(items[:limit]) + (f", … ({len(items)} in all)" if len(items) > limit else "") or "all 0 (the base)"
 
 
+def _objective(weights: dict) -> str:
+    """'the general loss', or '1·general loss + 0.5·qa task loss − 2·qa accuracy'."""
+    names = {t: "the general loss" if t == "general" else
+             f"{t.split(':', 1)[1]}'s {'task loss' if t.startswith('task:') else 'accuracy'}" for t in weights}
+    if len(weights) == 1 and list(weights.values())[0] == 1.0:
+        term = next(iter(weights))
+        return f"minus {names[term]} (it is maximised)" if term.startswith("accuracy:") else names[term]
+    parts = [("− " if t.startswith("accuracy:") else "+ ") + f"{w:g}·{names[t].removeprefix('the ')}"
+             for t, w in weights.items()]
+    return " ".join(parts).removeprefix("+ ")
+
+
 def _start(s: dict) -> str:
     sigma = fmt(s.get("sigma"))
     if s.get("start") is None:
@@ -33,8 +45,7 @@ def search_section(an: dict, plots: list[str] = ()) -> list[str]:
     lines = ["## Coefficient search", ""]
     split = {"none": "one coefficient per direction", "layers": "one coefficient per layer, plus the input embedding and the head",
              "groups": "one coefficient per parameter group"}[s["split"]]
-    objective = " + ".join(f"{w:g}·{t}" if not t.startswith("accuracy:") else f"−{w:g}·{t}"
-                           for t, w in s["objective"].items())
+    objective = _objective(s["objective"])
     lines += [f"CMA-ES over {len(s['coordinates'])} coefficient(s) of {', '.join(s['directions'])} ({split}), each in "
               f"[{fmt(s['bounds'][0])}, {fmt(s['bounds'][1])}], minimising {objective} on the search half of the "
               f"texts; {s['points_evaluated']} of a budget of {s['budget']} points in batches of {s['batch']} "
