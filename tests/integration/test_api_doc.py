@@ -13,7 +13,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 def test_every_snippet_runs(tmp_path, monkeypatch):
     matplotlib.use("Agg")
     blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), flags=re.S)
-    assert len(blocks) == 5
+    assert len(blocks) == 6
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
     for i, code in enumerate(blocks):
