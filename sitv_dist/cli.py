@@ -188,6 +188,11 @@ def status_text(st: dict) -> str:
     for shard, c in st["shards"].items():
         failed = f", {c['failed']} failed" if c["failed"] else ""
         lines.append(f"  shard {shard}: {c['done']} done, {c['missing']} missing{failed}")
+    if "search" in st:
+        s = st["search"]
+        per = {"none": "direction", "layers": "layer", "groups": "group"}[s["split"]]
+        lines.append(f"  search (a coefficient per {per}): {s['told']} of a budget of {s['budget']} points told"
+                     f"{'' if s['complete'] else '; not finished: rerun `sitv search`'}")
     return "\n".join(lines)
 
 

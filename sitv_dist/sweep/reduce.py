@@ -136,6 +136,11 @@ def status(out_dir: OutDir | Path) -> dict:
         shards[p.shard]["done" if ok else "missing"] += 1
         shards[p.shard]["failed"] += (not ok and p.id in failures)
     counts = out.evaluation_counts()
-    return {"points": len(plan.points), "done": sum(s["done"] for s in shards.values()),
-            "evaluations": sum(counts.values()), "recomputed": sum(c - 1 for c in counts.values() if c > 1),
-            "shards": shards}
+    out_status = {"points": len(plan.points), "done": sum(s["done"] for s in shards.values()),
+                  "evaluations": sum(counts.values()), "recomputed": sum(c - 1 for c in counts.values() if c > 1),
+                  "shards": shards}
+    search = out.read_optional(out.search_state) if out.search_state.is_file() else None
+    if search:
+        out_status["search"] = {"told": len(search["history"]), "budget": search["budget"],
+                                "complete": search["complete"], "split": search["split"]}
+    return out_status

@@ -95,6 +95,9 @@ def test_points_are_shared_with_the_sweeps_and_a_rerun_evaluates_nothing(toy, tm
     before = json.loads((out / "search.json").read_text())
     again = search(cfg, out, progress=False, announce=False)
     assert OutDir(out).evaluation_counts() == counts              # the rerun evaluated nothing
+    from sitv_dist.sweep.reduce import status
+    st = status(out)
+    assert st["search"] == {"told": 12, "budget": 12, "complete": True, "split": "none"} and st["recomputed"] == 0
     assert again.history == state.history
     assert json.loads((out / "search.json").read_text()) == before
 

@@ -12,6 +12,9 @@ def test_status_text_and_json(monkeypatch, tmp_path, capsys):
     assert cli.status_text(st).splitlines() == ["7 of 10 points done, 3 missing; 8 evaluations (1 recomputed)",
                                                 "  shard 0: 4 done, 1 missing",
                                                 "  shard 1: 3 done, 2 missing, 2 failed"]
+    searching = dict(st, search={"told": 16, "budget": 48, "complete": False, "split": "layers"})
+    assert cli.status_text(searching).splitlines()[-1] == \
+        "  search (a coefficient per layer): 16 of a budget of 48 points told; not finished: rerun `sitv search`"
     import sitv_dist.sweep.reduce as reduce
     monkeypatch.setattr(reduce, "status", lambda out: st)
     assert cli.main(["status", str(tmp_path)]) == 0
