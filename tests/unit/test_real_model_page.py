@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from sitv_dist.config import load_config
 from sitv_dist.config.load import dump
@@ -20,26 +21,34 @@ TASK = "sentiment_positive"
 GIB = 2 ** 30
 
 
-def _toy_run(tmp_path: Path) -> Path:
+MODEL_DIRS = {"gemma3-270m": "gemma3-270m", "smollm2-135m": "smollm2-135m-instruct"}
+
+
+def _toy_run(tmp_path: Path, config: str = "gemma3-270m", directions=(TASK,)) -> Path:
     """A schema-exact small run (real planner, reducer and report) plus the files a real run
-    writes besides: resolved config, fine-tuning history, timings, peak memory, derivatives,
-    and the context `record` would write."""
-    out = build_run(tmp_path / "run", directions=(TASK,), alpha=(-0.5, 1.5, 5))
-    cfg = load_config(ROOT / "configs" / "gemma3-270m.yaml", [f"out_dir={out}", "model.name_or_path=embedded"])
-    (out / "config.resolved.yaml").write_text(dump(cfg))
+    writes besides: resolved config (the shipped `config`'s, its model where prepare_model.py
+    puts it), fine-tuning histories, timings, peak memory, derivatives, and the context
+    `record` would write."""
+    out = build_run(tmp_path / "run", directions=directions, alpha=(-0.5, 1.5, 5))
+    cfg = load_config(ROOT / "configs" / f"{config}.yaml", [f"out_dir={out}", "model.name_or_path=embedded"])
+    resolved = yaml.safe_load(dump(cfg))
+    resolved["model"]["name_or_path"] = f"/cache/{MODEL_DIRS[config]}"
+    (out / "config.resolved.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
     write_report(out)
     steps = [{"step": i + 1, "loss": x} for i, x in enumerate([3.1587, 2.3991, 2.3025, 2.4503])]
-    write_json(out / "finetune" / TASK / "history.json", {"steps": steps, "epochs": [{"val_loss": 2.3536}]})
-    write_json(out / "timings.json", {f"finetune:{TASK}": 58.04, "sweep:lines": 75.05, "derivatives": 310.8})
-    write_json(out / "derivatives.json", {"entries": {f"line_{TASK}": {"time_s": 101.0}}})
+    for task in directions:
+        write_json(out / "finetune" / task / "history.json", {"steps": steps, "epochs": [{"val_loss": 2.3536}]})
+    write_json(out / "timings.json", {**{f"finetune:{t}": 58.04 for t in directions}, "sweep:lines": 75.05,
+                                      "derivatives": 310.8})
+    write_json(out / "derivatives.json", {"entries": {f"line_{t}": {"time_s": 101.0} for t in directions}})
     write_json(out / "peak_memory.json", {
-        f"finetune:{TASK}": {"process_peak_rss_bytes": 6 * GIB, "stage_peak_rss_bytes": 6 * GIB,
-                             "children_peak_rss_bytes": 0},
+        **{f"finetune:{t}": {"process_peak_rss_bytes": 6 * GIB, "stage_peak_rss_bytes": 6 * GIB if i == 0 else None,
+                             "children_peak_rss_bytes": 0} for i, t in enumerate(directions)},
         "sweep:lines": {"process_peak_rss_bytes": 6 * GIB, "stage_peak_rss_bytes": None, "children_peak_rss_bytes": 0},
         "derivatives": {"process_peak_rss_bytes": 9 * GIB, "stage_peak_rss_bytes": 9 * GIB,
                         "children_peak_rss_bytes": 0}})
     write_json(out / "run_context.json", {
-        "command": "OMP_NUM_THREADS=2 sitv run -c configs/gemma3-270m.yaml", "note": "",
+        "command": f"OMP_NUM_THREADS=2 sitv run -c configs/{config}.yaml", "note": "",
         "started": "2026-12-07 09:14 UTC",
         "machine": {"cores": 2, "memory_bytes": 24 * GIB, "cpu": "AMD EPYC", "torch": "2.13.0+cpu",
                     "transformers": "5.25.0", "python": "3.11.7"},
