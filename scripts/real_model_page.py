@@ -99,7 +99,7 @@ def _line(out: Path, name: str, line: dict) -> dict:
             "derivatives": None if not deriv else {k: deriv[k] for k in (
                 "slope", "slope_interval", "curvature", "curvature_interval", "predicted_min",
                 "slope_beyond_controls", "curvature_beyond_controls")},
-            "train_losses": [s["loss"] for s in history["steps"]], "val_loss": history["epochs"][-1]["val_loss"]}
+            "train_steps": history["steps"][-1]["step"], "train_losses": [s["loss"] for s in history["steps"]], "val_loss": history["epochs"][-1]["val_loss"]}
 
 
 def collect(out: Path) -> dict:
@@ -108,6 +108,8 @@ def collect(out: Path) -> dict:
     cfg = yaml.safe_load((out / "config.resolved.yaml").read_text())
     ft, ev, sw = cfg["finetune"], cfg["eval"], cfg["sweep"]
     lines = [_line(out, k, v) for k, v in _json(out / "analysis.json")["sweeps"].items() if v["kind"] == "line"]
+    order = sw["directions"]                   # the config's order, not analysis.json's (sorted by name)
+    lines.sort(key=lambda x: order.index(x["task"]) if x["task"] in order else len(order))
     return {"config": {"model": Path(cfg["model"]["name_or_path"]).name, "dtype": cfg["model"]["dtype"],
                        "steps": ft["max_steps"], "ft_batch": ft["batch_size"], "ft_length": ft["max_length"],
                        "lr": ft["lr"], "texts": ev["max_texts"], "eval_length": ev["max_length"],
@@ -269,7 +271,8 @@ def _result(p: Page, f: dict, c: dict, headed: bool) -> None:
     if headed:
         p.add("### Along `{task}`", task=f["task"])
         p.add()
-    p.add("Training loss over the {steps} steps: {losses}; validation loss after them {val}.", steps=str(c["steps"]),
+    p.add("Training loss over the {steps} steps: {losses}; validation loss after them {val}.",
+          steps=("fine-tuning steps taken", str(f["train_steps"])),
           losses=", ".join(f"{x:.2f}" for x in f["train_losses"]), val=f"{f['val_loss']:.2f}")
     p.add()
     p.add("| α | general loss | task loss ({task}) |", task=f["task"])
@@ -285,7 +288,7 @@ def _result(p: Page, f: dict, c: dict, headed: bool) -> None:
     if f["samples"] > len(f["alpha"]):
         p.add("Over all {n} points sampled on the line ({grid} on the grid, the others its 2α, α + α² and",
               n=("points sampled on the line", str(f["samples"])), grid=str(len(f["alpha"])))
-        p.add("refinement points; {refined} of them refinement) it has these minima and crossings:",
+        p.add("refinement points; {refined} of them refinement), the minima and crossings are these:",
               refined=("refinement points", str(f["refined"])))
     for mn in f["minima"]:
         if mn["depth"] < 0:

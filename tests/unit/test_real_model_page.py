@@ -106,3 +106,46 @@ def test_a_page_without_its_facts_is_refused(tmp_path):
 
 def test_the_committed_page_agrees_with_the_facts_it_carries(capsys):
     assert page_script.main_(["check", str(ROOT / "docs" / "gemma3-270m.md")]) == 0, capsys.readouterr().err
+
+
+def test_a_run_of_several_lines_gets_its_models_prose_and_one_section_per_line(tmp_path, capsys):
+    tasks = ("sentiment_positive", "qa_factual")
+    out = _toy_run(tmp_path, "smollm2-135m", tasks)
+    page = tmp_path / "page.md"
+    assert page_script.main_(["write", str(out), str(page)]) == 0
+    text = page.read_text()
+    assert text.startswith("# Example: SmolLM2-135M-Instruct on 2 CPU cores, offline\n")
+    assert "fine-tuned for 30 steps on each of the embedded tasks `sentiment_positive`, `qa_factual`" in text
+    assert "python scripts/prepare_model.py --model smollm2 " in text and "Gemma" not in text
+    assert "| fine-tuning sentiment_positive | 6.00 GiB |" in text
+    assert "| fine-tuning qa_factual | below 6.00 GiB (the peak so far) |" in text
+    sweeps = json.loads((out / "analysis.json").read_text())["sweeps"]
+    sections = text.split("### Along `")[1:]
+    assert [s.split("`")[0] for s in sections] == list(tasks)
+    for task, section in zip(tasks, sections):
+        line = sweeps[f"line_{task}"]
+        crossings = line["findings"]["crossings"]
+        assert crossings, "the toy's quadratic returns to L(0) inside the range"
+        for c in crossings:
+            assert f"The general loss crosses L(0) at α ≈ {c['x']:.3f} ({c['direction']}, between the samples at" \
+                   in section
+        assert f"| 1.0 | {line['curves']['general'][3]:.4f} | {line['curves']['task'][3]:.4f} |" in section
+    assert page_script.main_(["check", str(page), str(out)]) == 0
+    capsys.readouterr()
+
+    x = f"{sweeps['line_qa_factual']['findings']['crossings'][0]['x']:.3f}"
+    wrong = x[:-1] + ("1" if x[-1] != "1" else "2")
+    head, last = text.rsplit("### Along `qa_factual`", 1)
+    page.write_text(head + "### Along `qa_factual`" + last.replace(f"α ≈ {x} (", f"α ≈ {wrong} (", 1))
+    assert page_script.main_(["check", str(page)]) == 1
+    assert f"the crossing's α is {x} in the run, the page says" in capsys.readouterr().err
+
+
+def test_a_model_without_a_page_is_refused_naming_the_key(tmp_path):
+    out = _toy_run(tmp_path)
+    resolved = yaml.safe_load((out / "config.resolved.yaml").read_text())
+    resolved["model"]["name_or_path"] = "/cache/mystery-1b"
+    (out / "config.resolved.yaml").write_text(yaml.safe_dump(resolved))
+    with pytest.raises(SystemExit, match=r"model.name_or_path's directory 'mystery-1b' is none of .*"
+                                         r"gemma3-270m, smollm2-135m-instruct"):
+        page_script.main_(["write", str(out), str(tmp_path / "page.md")])
