@@ -104,8 +104,9 @@ def test_a_page_without_its_facts_is_refused(tmp_path):
         page_script.main_(["check", str(page)])
 
 
-def test_the_committed_page_agrees_with_the_facts_it_carries(capsys):
-    assert page_script.main_(["check", str(ROOT / "docs" / "gemma3-270m.md")]) == 0, capsys.readouterr().err
+@pytest.mark.parametrize("page", ["gemma3-270m.md", "smollm2-135m.md"])
+def test_the_committed_page_agrees_with_the_facts_it_carries(page, capsys):
+    assert page_script.main_(["check", str(ROOT / "docs" / page)]) == 0, capsys.readouterr().err
 
 
 def test_a_run_of_several_lines_gets_its_models_prose_and_one_section_per_line(tmp_path, capsys):
