@@ -323,9 +323,12 @@ def _result(p: Page, f: dict, c: dict, headed: bool) -> None:
               k=("the curvature", f"{d['curvature']:.4f}"),
               klo=("the curvature's lower bound", f"{d['curvature_interval'][0]:.4f}"),
               khi=("the curvature's upper bound", f"{d['curvature_interval'][1]:.4f}"))
-        p.add("minimum at α ≈ {pm} (the sweep's lowest point: α = {x}); the slope is {sb} the random controls', "
-              "the",
-              pm=("the quadratic's minimum", f"{d['predicted_min']:.3f}"), x=_a(f["general_min"]["x"]),
+        shape = "" if d["curvature_interval"][0] > 0 else (
+            ", not resolved: the curvature's interval includes 0" if d["curvature"] > 0 else
+            ", but it is concave: no minimum")       # a quadratic prediction is only as good as its curvature
+        p.add("minimum at α ≈ {pm}{shape} (the sweep's lowest point: α = {x}); the slope is {sb} the random "
+              "controls', the",
+              pm=("the quadratic's minimum", f"{d['predicted_min']:.3f}"), shape=shape, x=_a(f["general_min"]["x"]),
               sb="beyond" if d["slope_beyond_controls"] else "within")
         p.add("curvature {kb} theirs.", kb="beyond" if d["curvature_beyond_controls"] else "within")
 
